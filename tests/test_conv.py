@@ -1,0 +1,124 @@
+"""cnnbook.conv against torch: every method, every option, and the hand-written backward."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from cnnbook.conv import Conv2dFunction, conv2d, conv2d_backward, im2col, output_size
+
+# (N, C_in, C_out, H, W, kernel, stride, padding, dilation, groups): ints, pairs, groups, non-square
+CASES = [
+    (1, 1, 1, 5, 5, (3, 3), 1, 0, 1, 1),
+    (2, 3, 4, 9, 11, (3, 2), (2, 1), (1, 2), (1, 2), 1),
+    (2, 4, 6, 8, 7, (2, 3), 2, 1, 2, 2),
+    (1, 6, 6, 7, 7, (3, 3), 1, 1, 1, 6),          # depthwise
+    (3, 2, 5, 6, 10, (1, 4), (1, 3), (0, 2), 1, 1),
+    (1, 3, 3, 12, 12, (3, 3), 3, 2, 3, 3),
+]
+TOLERANCE = {torch.float64: 1e-10, torch.float32: 1e-4}
+
+
+def _random_case(case, dtype, seed=0):
+    n, c_in, c_out, h, w, k, stride, padding, dilation, groups = case
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, c_in, h, w, generator=g, dtype=dtype)
+    weight = torch.randn(c_out, c_in // groups, *k, generator=g, dtype=dtype)
+    bias = torch.randn(c_out, generator=g, dtype=dtype)
+    return x, weight, bias, dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+@pytest.mark.parametrize("method", ["loops", "im2col", "fft"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("case", CASES)
+def test_conv2d_matches_torch_with_stride_padding_dilation_groups_and_bias(case, dtype, method):
+    x, weight, bias, conf = _random_case(case, dtype)
+    expected = F.conv2d(x, weight, bias, **conf)
+    got = conv2d(x, weight, bias, method=method, **conf)
+    assert got.shape == expected.shape
+    assert torch.allclose(got, expected, atol=TOLERANCE[dtype], rtol=0), (got - expected).abs().max()
+
+
+def test_conv2d_without_bias_matches_torch():
+    x, weight, _, conf = _random_case(CASES[1], torch.float64)
+    assert torch.allclose(conv2d(x, weight, None, **conf), F.conv2d(x, weight, None, **conf), atol=1e-10)
+
+
+@pytest.mark.parametrize("size,k,s,p,d", [(28, 3, 1, 0, 1), (28, 5, 2, 2, 1), (7, 3, 2, 1, 2), (10, 1, 3, 0, 1), (5, 3, 1, 1, 1)])
+def test_output_size_formula_matches_torch_shapes(size, k, s, p, d):
+    out = F.conv2d(torch.zeros(1, 1, size, size), torch.zeros(1, 1, k, k), stride=s, padding=p, dilation=d)
+    assert output_size(size, k, s, p, d) == out.shape[-1]
+
+
+def test_im2col_patches_are_the_windows_the_definition_reads():
+    x = torch.arange(2 * 7 * 8, dtype=torch.float64).reshape(1, 2, 7, 8)
+    patches = im2col(x, (3, 2), stride=(2, 3), dilation=(2, 1))
+    assert patches.shape == (1, 2, 2, 3, 3, 2)
+    i, j = 1, 2
+    assert torch.equal(patches[0, :, i, j], x[0, :, i * 2: i * 2 + 5: 2, j * 3: j * 3 + 2])
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_conv2d_backward_equals_autograd(case):
+    x, weight, bias, conf = _random_case(case, torch.float64, seed=1)
+    x.requires_grad_(); weight.requires_grad_(); bias.requires_grad_()
+    out = F.conv2d(x, weight, bias, **conf)
+    grad_out = torch.randn_like(out)
+    out.backward(grad_out)
+    gx, gw, gb = conv2d_backward(grad_out, x.detach(), weight.detach(), **conf)
+    for mine, ref in ((gx, x.grad), (gw, weight.grad), (gb, bias.grad)):
+        assert mine.shape == ref.shape
+        assert torch.allclose(mine, ref, atol=1e-10)
+
+
+@pytest.mark.parametrize("case", CASES[:4])
+def test_hand_written_backward_passes_gradcheck(case):
+    x, weight, bias, conf = _random_case(case, torch.float64, seed=2)
+    inputs = tuple(t.requires_grad_() for t in (x, weight, bias))
+    conv = lambda x, w, b: Conv2dFunction.apply(x, w, b, conf["stride"], conf["padding"], conf["dilation"], conf["groups"])
+    assert torch.autograd.gradcheck(conv, inputs)
+
+
+# ----------------------------------------------------------------------------- errors that teach
+def test_integer_kernel_error_tells_reader_to_call_float():
+    image = torch.zeros(1, 1, 5, 5)
+    kernel = torch.tensor([[1, 0, -1]] * 3).view(1, 1, 3, 3)  # int64, as in the source article
+    with pytest.raises(TypeError, match=r"floating-point weight, got torch.int64 .*weight.float\(\)"):
+        conv2d(image, kernel)
+
+
+def test_missing_batch_axis_error_suggests_unsqueeze():
+    with pytest.raises(ValueError, match=r"\(N, C_in, H, W\).*unsqueeze\(0\)"):
+        conv2d(torch.zeros(1, 5, 5), torch.zeros(1, 1, 3, 3))
+
+
+def test_channel_mismatch_error_names_both_counts():
+    with pytest.raises(ValueError, match=r"x needs 2 channels, but it has 3"):
+        conv2d(torch.zeros(1, 3, 5, 5), torch.zeros(4, 2, 3, 3))
+
+
+def test_kernel_larger_than_input_is_a_clear_error():
+    with pytest.raises(ValueError, match="more padding"):
+        conv2d(torch.zeros(1, 1, 2, 2), torch.zeros(1, 1, 3, 3))
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(stride=0), "stride must be >= 1"),
+    (dict(padding=-1), "padding must be >= 0"),
+    (dict(dilation=(1, 2, 3)), "pair of ints"),
+    (dict(groups=2), "groups=2 must divide"),
+    (dict(method="winograd"), "method must be one of"),
+    (dict(bias=torch.zeros(3)), r"bias must be a tensor of shape \(1,\)"),
+])
+def test_bad_options_raise_with_the_expected_form(kwargs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        conv2d(torch.zeros(1, 1, 5, 5), torch.zeros(1, 1, 3, 3), **kwargs)
+
+
+def test_mixed_dtypes_error_says_how_to_convert():
+    with pytest.raises(TypeError, match=r"weight.to\(x.dtype\)"):
+        conv2d(torch.zeros(1, 1, 5, 5, dtype=torch.float64), torch.zeros(1, 1, 3, 3))
+
+
+def test_output_size_rejects_non_integers():
+    with pytest.raises(ValueError, match="stride must be an int >= 1"):
+        output_size(28, 3, stride=1.5)

@@ -1,0 +1,90 @@
+"""The notebooks are tests only if they were saved executed: strict nbval compares stored outputs, so a
+notebook saved without outputs would pass vacuously. These checks make that impossible."""
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+
+
+def toc_files(node) -> list[str]:
+    """Every `file:` entry of _toc.yml, depth first."""
+    found = []
+    if isinstance(node, dict):
+        if "file" in node:
+            found.append(node["file"])
+        for value in node.values():
+            found += toc_files(value)
+    elif isinstance(node, list):
+        for item in node:
+            found += toc_files(item)
+    return found
+
+
+def toc_entries() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [toc["root"]] + toc_files(toc)
+
+
+def test_every_toc_entry_exists():
+    for entry in toc_entries():
+        candidates = [ROOT / f"{entry}{ext}" for ext in ("", ".md", ".ipynb")]
+        assert any(c.is_file() for c in candidates), f"_toc.yml lists {entry!r} but no such .md/.ipynb file exists"
+
+
+def test_every_chapter_notebook_is_in_the_toc():
+    listed = {ROOT / f"{e}.ipynb" for e in toc_entries()}
+    chapters = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    assert chapters, "no chapter notebooks found under notebooks/"
+    missing = [c.name for c in chapters if c not in listed]
+    assert not missing, f"chapter notebooks missing from _toc.yml (the book would silently skip them): {missing}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_notebook_saved_executed_in_order_without_errors(path):
+    nb = json.loads(path.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+    assert code, f"{path.name} has no code cells"
+    counts = [c.get("execution_count") for c in code]
+    assert counts == list(range(1, len(code) + 1)), (
+        f"{path.name}: execution counts {counts} are not 1..{len(code)}; restart the kernel, run all, save "
+        f"(jupyter nbconvert --to notebook --execute --inplace {path.relative_to(ROOT)})")
+    assert sum(len(c["outputs"]) for c in code) >= len(code) // 2, f"{path.name}: most code cells have no stored output"
+    for n, cell in enumerate(code, 1):
+        tags = cell.get("metadata", {}).get("tags", [])
+        errors = [o for o in cell["outputs"] if o["output_type"] == "error"]
+        if "raises-exception" in tags:
+            assert errors, f"{path.name} cell {n} is tagged raises-exception but stores no error"
+        else:
+            assert not errors, f"{path.name} cell {n} stores an error: {errors[0].get('ename')}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_ignored_outputs_are_only_timings_and_carry_an_assert(path):
+    """NBVAL_IGNORE_OUTPUT hides a cell from nbval, so each such cell must assert what matters."""
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        src = "".join(cell["source"])
+        if cell["cell_type"] == "code" and "NBVAL_IGNORE_OUTPUT" in src:
+            assert "assert" in src, f"{path.name}: a cell ignored by nbval asserts nothing:\n{src[:300]}"
+
+
+def test_pytest_runs_notebooks_in_strict_mode():
+    opts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    assert "--nbval " in opts["addopts"] + " " and "--nbval-lax" not in opts["addopts"]
+    assert "notebooks" in opts["testpaths"]
+    assert "--dist loadfile" in opts["addopts"], "nbval in parallel needs --dist loadfile"
+
+
+def test_nothing_reads_the_seed_articles_at_run_time():
+    """The seed articles live beside the repo only for authors; readers and CI do not have them."""
+    pattern = re.compile(r"shared/seeds|\.\./shared")
+    offenders = [str(p.relative_to(ROOT)) for p in list((ROOT / "cnnbook").rglob("*.py")) + NOTEBOOKS
+                 if pattern.search(p.read_text())]
+    assert not offenders, f"these files refer to ../shared: {offenders}"
