@@ -88,3 +88,90 @@ def load_mnist(subset: str = "5k", split: str = "train") -> tuple[torch.Tensor, 
 
 def _mnist_full_arrays() -> dict[str, np.ndarray]:
     raise NotImplementedError("subset='full' is not available yet; use subset='5k'.")
+
+
+# ---------------------------------------------------------------------------- chapter 6: localisation set
+from typing import NamedTuple  # noqa: E402  (kept with the section that uses it)
+
+
+class LocalisationSet(NamedTuple):
+    """Digits on a larger cluttered canvas, with the ground truth needed to score a heat map.
+
+    images: float32 (N, 1, S, S) in [0, 1]; labels: int64 (N,); boxes: int64 (N, 4) as (x0, y0, x1, y1),
+    half-open pixel bounds (columns x0..x1-1, rows y0..y1-1) of the target digit's ink;
+    masks: bool (N, S, S), True on the target digit's ink (clutter and noise excluded).
+    """
+    images: torch.Tensor
+    labels: torch.Tensor
+    boxes: torch.Tensor
+    masks: torch.Tensor
+
+
+def make_localisation_set(n: int, split: str = "train", canvas: int = 64, scale: tuple[int, int] = (20, 36),
+                          clutter: int = 4, noise: float = 0.05, seed: int = 0) -> LocalisationSet:
+    """`n` real MNIST digits (from `load_mnist("5k", split)`), each resized to a random side in `scale`
+    (pixels), pasted at a random position on an S×S canvas (S = `canvas`), with `clutter` stroke fragments
+    (6-12 px crops of *other* digits of the same split at their original scale, kept outside the
+    target's box) and Gaussian pixel
+    noise of standard deviation `noise`, clipped to [0, 1].
+
+    The ink mask is the resized digit > 0.5; the box is the mask's bounding box. Deterministic: the same
+    arguments give the same tensors. split="test" only ever uses test digits, so a model trained on the
+    "train" set is scored on digits it has never seen. Returns a `LocalisationSet`.
+    """
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n must be a positive int (number of images), got {n!r}.")
+    if split not in SPLITS:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}.")
+    lo, hi = scale
+    if not (isinstance(canvas, int) and 8 <= lo <= hi <= canvas):
+        raise ValueError(f"need 8 <= scale[0] <= scale[1] <= canvas, got scale={scale!r}, canvas={canvas!r}; "
+                         f"the digit must fit on the canvas.")
+    if clutter < 0 or noise < 0:
+        raise ValueError(f"clutter and noise must be >= 0, got clutter={clutter!r}, noise={noise!r}.")
+    digits, digit_labels = load_mnist("5k", split)
+    rng = np.random.default_rng([seed, SPLITS.index(split)])  # the two splits never share a random stream
+    chosen = rng.choice(len(digits), n, replace=n > len(digits))
+    images = np.zeros((n, canvas, canvas), dtype=np.float32)
+    masks = np.zeros((n, canvas, canvas), dtype=bool)
+    boxes = np.zeros((n, 4), dtype=np.int64)
+
+    sides = rng.integers(lo, hi + 1, size=n)
+    corners = rng.integers(0, canvas - sides[:, None] + 1, size=(n, 2))  # (top, left) of each digit
+    resized = {}  # resize all digits of one side length in one call
+    for side in np.unique(sides):
+        rows = np.flatnonzero(sides == side)
+        small = torch.nn.functional.interpolate(digits[torch.from_numpy(chosen[rows])], size=(int(side),) * 2,
+                                                mode="bilinear", align_corners=False, antialias=True)
+        resized.update(zip(rows.tolist(), small[:, 0].clamp(0, 1).numpy()))
+    # clutter: all random draws up front (fast), then one loop that only pastes
+    others = rng.integers(len(digits), size=(n, clutter))
+    sizes = rng.integers(6, 13, size=(n, clutter))
+    ink_pick = rng.random((n, clutter))  # which ink pixel of the other digit the crop is centred on
+    places = rng.random((n, clutter, 20, 2))  # 20 candidate places per fragment, as fractions of the range
+    pixels = digits[:, 0].numpy()
+    for i in range(n):
+        side, top, left = int(sides[i]), int(corners[i, 0]), int(corners[i, 1])
+        digit = resized[i]
+        images[i, top:top + side, left:left + side] = digit
+        masks[i, top:top + side, left:left + side] = digit > 0.5
+        rows, cols = np.nonzero(masks[i])
+        x0, y0, x1, y1 = boxes[i] = (cols.min(), rows.min(), cols.max() + 1, rows.max() + 1)
+        for j in range(clutter):  # a crop around an ink pixel of another digit, at its original scale
+            other, size = int(others[i, j]), int(sizes[i, j])
+            if other == chosen[i]:
+                continue
+            ink_r, ink_c = np.nonzero(pixels[other] > 0.5)
+            k = int(ink_pick[i, j] * len(ink_r))
+            r0 = min(max(int(ink_r[k]) - size // 2, 0), 28 - size)
+            c0 = min(max(int(ink_c[k]) - size // 2, 0), 28 - size)
+            fragment = pixels[other, r0:r0 + size, c0:c0 + size]
+            for fr, fc in places[i, j]:  # the first place that does not touch the target's box
+                r, c = int(fr * (canvas - size + 1)), int(fc * (canvas - size + 1))
+                if c + size <= x0 or c >= x1 or r + size <= y0 or r >= y1:
+                    images[i, r:r + size, c:c + size] = np.maximum(images[i, r:r + size, c:c + size], fragment)
+                    break
+    if noise > 0:
+        images = np.clip(images + noise * rng.standard_normal(images.shape).astype(np.float32), 0, 1)
+    return LocalisationSet(torch.from_numpy(images).unsqueeze(1), digit_labels[torch.from_numpy(chosen)],
+                           torch.from_numpy(boxes), torch.from_numpy(masks))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
-from IPython.display import display
 
 from . import viz
 from .conv import classic_kernels, conv2d
@@ -21,6 +20,19 @@ def _check_image(image) -> torch.Tensor:
         raise ValueError(f"the explorer needs one grayscale image as a float tensor (H, W), got {shape}; "
                          f"for a batch from load_mnist use images[0, 0].")
     return image
+
+
+def show(out: widgets.Output, text: str, fig=None) -> None:
+    """Replace what `out` shows with a line of text and a matplotlib figure (which is then closed).
+
+    Sets the Output widget's contents directly instead of capturing prints, so nothing leaks into the
+    notebook cell when no browser is attached (as under nbval).
+    """
+    out.outputs = ()
+    out.append_stdout(text + "\n")
+    if fig is not None:
+        out.append_display_data(fig)
+        plt.close(fig)
 
 
 # ---------------------------------------------------------------------------- chapter 1
@@ -35,15 +47,12 @@ def conv_explorer(image: torch.Tensor) -> widgets.VBox:
     out = widgets.Output()
 
     def draw(*_):
-        out.clear_output(wait=True)
-        with out:
-            k = kernels[kernel.value]
-            y = conv2d(image[None, None], k[None, None], stride=stride.value, padding=padding.value,
-                       dilation=dilation.value)[0, 0]
-            print(f"output {y.shape[0]}×{y.shape[1]}  (stride {stride.value}, padding {padding.value}, "
-                  f"dilation {dilation.value})")
-            viz.plot_conv(image, k, y, title=kernel.value)
-            plt.show()
+        k = kernels[kernel.value]
+        y = conv2d(image[None, None], k[None, None], stride=stride.value, padding=padding.value,
+                   dilation=dilation.value)[0, 0]
+        fig = viz.plot_conv(image, k, y, title=kernel.value)
+        show(out, f"output {y.shape[0]}×{y.shape[1]}  (stride {stride.value}, padding {padding.value}, "
+                  f"dilation {dilation.value})", fig)
 
     for control in (kernel, stride, padding, dilation):
         control.observe(draw, names="value")
