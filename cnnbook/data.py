@@ -86,8 +86,116 @@ def load_mnist(subset: str = "5k", split: str = "train") -> tuple[torch.Tensor, 
     return images, labels
 
 
+# ----------------------------------------------------------------------------- full MNIST (download)
+MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    "http://yann.lecun.com/exdb/mnist/",
+)
+# The four files of the original MNIST and their published MD5 checksums.
+FILES = {
+    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+}
+
+
+def _md5(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fetch(url: str, path: Path, md5: str, timeout: float) -> None:
+    """Download `url` into a temp file beside `path`, check its MD5, then rename it into place."""
+    import urllib.request
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=timeout) as response:
+            for block in iter(lambda: response.read(1 << 20), b""):
+                f.write(block)
+        got = _md5(Path(tmp))
+        if got != md5:
+            raise ValueError(f"{url} has MD5 {got}, expected {md5} (corrupt or truncated download)")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def download_mnist(root=None, mirrors=MIRRORS, files=FILES, timeout: float = 30.0) -> Path:
+    """Make sure every file in `files` (name -> MD5) sits in `root` with the right checksum; return `root`.
+
+    root defaults to cache_dir() / "mnist". A file already there is kept only if its MD5 matches; otherwise
+    each mirror (a URL prefix ending in "/") is tried in turn. Files are written atomically (temp file in
+    the same folder, then os.replace), so an interrupted download never leaves a half file behind.
+    Raises RuntimeError naming subset="5k" if no mirror delivers a file.
+    """
+    root = Path(root) if root is not None else cache_dir() / "mnist"
+    if isinstance(mirrors, str) or not mirrors:
+        raise ValueError(f"mirrors must be a non-empty list of URL prefixes, got {mirrors!r}.")
+    for name, md5 in files.items():
+        path = root / name
+        if path.exists() and _md5(path) == md5:
+            continue  # a good cached copy; a damaged one is downloaded again below
+        failures = []
+        for mirror in mirrors:
+            url = mirror if mirror.endswith("/") else mirror + "/"
+            try:
+                _fetch(url + name, path, md5, timeout)
+                break
+            except (OSError, ValueError) as error:  # URLError and HTTPError are OSErrors
+                failures.append(f"  {url}{name}: {error}")
+        else:
+            raise RuntimeError(f"could not download {name} from any mirror:\n" + "\n".join(failures) +
+                               "\nCheck your internet connection, or use the embedded sample that needs no "
+                               "download: load_mnist(subset=\"5k\").")
+    return root
+
+
+def parse_idx(data: bytes, name: str = "IDX data") -> np.ndarray:
+    """Parse an (uncompressed) IDX file of unsigned bytes: magic 0x00000801 (labels) or 0x00000803 (images).
+
+    Returns uint8 of shape (N,) or (N, rows, cols); raises ValueError on a wrong magic number or size.
+    """
+    if len(data) < 8:
+        raise ValueError(f"{name}: {len(data)} bytes is too short for an IDX header.")
+    magic = int.from_bytes(data[:4], "big")
+    if magic not in (0x801, 0x803):
+        raise ValueError(f"{name}: magic number {magic:#010x} is neither 0x00000801 (labels) nor 0x00000803 "
+                         f"(images); this is not an MNIST IDX file.")
+    ndim = magic & 0xFF
+    header = 4 + 4 * ndim
+    dims = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    expected = header + int(np.prod(dims))
+    if len(data) != expected:
+        raise ValueError(f"{name}: header says shape {dims} ({expected} bytes) but the file has {len(data)} bytes.")
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims).copy()  # writable
+
+
 def _mnist_full_arrays() -> dict[str, np.ndarray]:
-    raise NotImplementedError("subset='full' is not available yet; use subset='5k'.")
+    """Download (once) and parse the four IDX files of the original MNIST (module-level MIRRORS, FILES)."""
+    import gzip
+
+    root = download_mnist(None, MIRRORS, FILES)
+    names = list(FILES)  # train images, train labels, test images, test labels, in FILES order
+    arrays = {}
+    for key, name in zip(("x_train", "y_train", "x_test", "y_test"), names):
+        with gzip.open(root / name, "rb") as f:
+            arr = parse_idx(f.read(), name)
+        arrays[key] = arr.astype(np.int64) if key.startswith("y") else arr
+    for split in ("train", "test"):
+        if len(arrays[f"x_{split}"]) != len(arrays[f"y_{split}"]) or arrays[f"x_{split}"].ndim != 3:
+            raise ValueError(f"MNIST {split}: {arrays[f'x_{split}'].shape} images do not match "
+                             f"{arrays[f'y_{split}'].shape} labels.")
+    return arrays
 
 
 # ---------------------------------------------------------------------------- chapter 6: localisation set
@@ -115,7 +223,8 @@ def make_localisation_set(n: int, split: str = "train", canvas: int = 64, scale:
     target's box) and Gaussian pixel
     noise of standard deviation `noise`, clipped to [0, 1].
 
-    The ink mask is the resized digit > 0.5; the box is the mask's bounding box. Deterministic: the same
+    The ink mask is where the resized digit is at least half its own maximum; the box is the mask's
+    bounding box. Deterministic: the same
     arguments give the same tensors. split="test" only ever uses test digits, so a model trained on the
     "train" set is scored on digits it has never seen. Returns a `LocalisationSet`.
     """
@@ -154,7 +263,7 @@ def make_localisation_set(n: int, split: str = "train", canvas: int = 64, scale:
         side, top, left = int(sides[i]), int(corners[i, 0]), int(corners[i, 1])
         digit = resized[i]
         images[i, top:top + side, left:left + side] = digit
-        masks[i, top:top + side, left:left + side] = digit > 0.5
+        masks[i, top:top + side, left:left + side] = digit >= 0.5 * digit.max()  # thin strokes fade when shrunk
         rows, cols = np.nonzero(masks[i])
         x0, y0, x1, y1 = boxes[i] = (cols.min(), rows.min(), cols.max() + 1, rows.max() + 1)
         for j in range(clutter):  # a crop around an ink pixel of another digit, at its original scale

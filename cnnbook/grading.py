@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import importlib
 import math
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -185,6 +186,11 @@ def _api(course: Path, timeout: int | None = None):
     from nbgrader.apps import NbGraderAPI
     from traitlets.config.loader import PyFileConfigLoader
 
+    # nbgrader runs the `alembic` command of its own environment to check the gradebook's schema; make it
+    # findable when this Python was started as .venv/bin/python without activating the environment.
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     config_file = course / "nbgrader_config.py"
     if not config_file.is_file():
         raise FileNotFoundError(f"{config_file} does not exist — run `python -m cnnbook.grading release "
@@ -285,16 +291,22 @@ def autograde(course, assignments=None, timeout: int | None = None) -> dict:
     course = Path(course).resolve()
     api = _api(course, timeout)
     submitted = sorted((course / "submitted").glob("*/*/"))
-    scores = {}
+    scores, failed = {}, set()
     for folder in submitted:
         student, name = folder.parent.name, folder.name
         if assignments and name not in assignments:
             continue
-        _checked(api.autograde(name, student, force=True, create=True), f"autograde {name} for {student}")
+        result = api.autograde(name, student, force=True, create=True)
+        if not result.get("success"):  # e.g. a cell past the time limit: report it, grade the others
+            print(f"autograde failed for {student} / {name} (scored 0 below):\n{(result.get('log') or '')[-2000:]}",
+                  file=sys.stderr)
+            failed.add((name, student))
     with Gradebook(api.coursedir.db_url) as gb:
         for assignment in gb.assignments:
             for sub in assignment.submissions:
                 scores[(assignment.name, sub.student.id)] = (sub.score, sub.max_score)
+    for key in failed:  # a submission nbgrader could not finish scores 0 of the assignment's maximum
+        scores[key] = (0.0, next((m for (a, _), (_, m) in scores.items() if a == key[0]), 0.0))
     return scores
 
 

@@ -55,9 +55,405 @@ def plot_conv(image, kernel, output, title: str = "", annotate: bool = False):
     return fig
 
 # ---------------------------------------------------------------------------- chapters 2-4
+def _grid(n: int, ncols: int, panel: float = 1.1, extra_height: float = 0.6):
+    """A figure with exactly n axes laid out in rows of ncols (unused cells removed)."""
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel * ncols + 0.4, panel * nrows + extra_height),
+                             squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.remove()
+    return fig, list(axes.flat[:n])
+
+
+def _stack(values, name: str, example: str) -> np.ndarray:
+    """(N, H, W) or (N, 1, H, W) -> (N, H, W) NumPy array, with a teaching error otherwise."""
+    v = _as_numpy(values)
+    if v.ndim == 4 and v.shape[1] == 1:
+        v = v[:, 0]
+    if v.ndim != 3 or len(v) == 0:
+        raise ValueError(f"{name} needs a non-empty stack (N, H, W) or (N, 1, H, W), got shape {v.shape}; "
+                         f"{example}")
+    return v
+
+
+def image_grid(images, titles=None, ncols: int = 10, title: str = ""):
+    """Grayscale images in a grid, each with an optional title (e.g. "true 7 / pred 1"); returns the figure.
+
+    images: (N, H, W) or (N, 1, H, W) with values in [0, 1] (white ink on black, as MNIST stores it).
+    """
+    v = _stack(images, "image_grid", "for a batch from load_mnist pass images[:20].")
+    if titles is not None and len(titles) != len(v):
+        raise ValueError(f"image_grid got {len(v)} images but {len(titles)} titles; give one title per image.")
+    fig, axes = _grid(len(v), ncols)
+    for k, ax in enumerate(axes):
+        ax.imshow(v[k], cmap="gray", vmin=0, vmax=1)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if titles is not None:
+            ax.set_title(str(titles[k]), fontsize=8)
+    fig.suptitle(title)
+    fig.supxlabel(f"each panel: one image, {v.shape[1]}×{v.shape[2]} pixels", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def kernels_grid(kernels, ncols: int = 8, title: str = ""):
+    """Convolution kernels (one input channel) in a grid, RdBu centred at 0 on one shared scale.
+
+    kernels: (C_out, k, k) or (C_out, 1, k, k), e.g. model.conv.weight. Red = positive, blue = negative.
+    """
+    w = _stack(kernels, "kernels_grid", "for a first layer with one input channel pass conv.weight (C_out, 1, k, k).")
+    lim = float(np.abs(w).max()) or 1.0
+    fig, axes = _grid(len(w), ncols, extra_height=0.9)
+    for k, ax in enumerate(axes):
+        im = ax.imshow(w[k], cmap="RdBu_r", vmin=-lim, vmax=lim)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"filter {k}", fontsize=8)
+    fig.suptitle(title)
+    fig.supxlabel(f"each panel: one {w.shape[1]}×{w.shape[2]} kernel (weight value: red > 0 > blue)", fontsize=9)
+    fig.tight_layout()
+    fig.colorbar(im, ax=axes, shrink=0.7, label="weight")
+    return fig
+
+
+def feature_maps_grid(maps, ncols: int = 8, title: str = "", titles=None):
+    """Feature maps on one shared colour scale, one panel each: e.g. all channels of one image (C, H, W),
+    or one channel for several images.
+
+    maps: (C, H, W). cividis for non-negative maps (after ReLU), RdBu centred at 0 when some are negative.
+    titles: optional panel titles (default "ch 0", "ch 1", ...).
+    """
+    m = _stack(maps, "feature_maps_grid", "for one image's activations pass acts[0] (C, H, W), not the batch.")
+    titles = [f"ch {k}" for k in range(len(m))] if titles is None else [str(t) for t in titles]
+    if len(titles) != len(m):
+        raise ValueError(f"feature_maps_grid got {len(m)} maps but {len(titles)} titles; give one per map.")
+    signed = bool((m < 0).any())
+    lim = float(np.abs(m).max()) or 1.0
+    fig, axes = _grid(len(m), ncols, extra_height=0.9)
+    for k, ax in enumerate(axes):
+        im = (ax.imshow(m[k], cmap="RdBu_r", vmin=-lim, vmax=lim) if signed
+              else ax.imshow(m[k], cmap="cividis", vmin=0, vmax=lim))
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(titles[k], fontsize=8)
+    fig.suptitle(title)
+    fig.supxlabel(f"each panel: one feature map, {m.shape[1]}×{m.shape[2]} positions", fontsize=9)
+    fig.tight_layout()
+    fig.colorbar(im, ax=axes, shrink=0.7, label="activation")
+    return fig
+
+
+def training_curves(history, title: str = ""):
+    """Loss and accuracy per epoch from `cnnbook.train.fit`'s history; returns the figure (2 axes).
+
+    Left: training loss (running mean over each epoch). Right: training accuracy (running, as Keras prints)
+    and test accuracy (measured after each epoch), in %.
+    """
+    needed = {"epoch", "loss", "train_acc", "test_acc"}
+    if not isinstance(history, (list, tuple)) or not history or not all(
+            isinstance(row, dict) and needed <= row.keys() for row in history):
+        raise ValueError(f"training_curves needs the list of per-epoch dicts returned by fit (keys {sorted(needed)}), "
+                         f"got {type(history).__name__} of length {len(history) if hasattr(history, '__len__') else '?'}.")
+    epochs = [row["epoch"] for row in history]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.4))
+    ax_loss.plot(epochs, [row["loss"] for row in history], "o-", label="train (running mean)")
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("cross-entropy loss (nats)")
+    ax_loss.set_title("training loss")
+    ax_loss.legend()
+    ax_acc.plot(epochs, [100 * row["train_acc"] for row in history], "o-", label="train (running, as Keras prints)")
+    if all(row["test_acc"] is not None for row in history):
+        ax_acc.plot(epochs, [100 * row["test_acc"] for row in history], "s-", label="test (after the epoch)")
+    ax_acc.set_xlabel("epoch")
+    ax_acc.set_ylabel("accuracy (%)")
+    ax_acc.set_title("accuracy")
+    ax_acc.legend()
+    for ax in (ax_loss, ax_acc):
+        ax.set_xticks(epochs)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion_matrix(counts, title: str = ""):
+    """Confusion matrix counts (K, K), row = true class, column = predicted class, each cell annotated.
+
+    Use `cnnbook.train.confusion_matrix(labels, preds)` to compute it. cividis, darker = fewer.
+    """
+    c = _as_numpy(counts)
+    if c.ndim != 2 or c.shape[0] != c.shape[1]:
+        raise ValueError(f"plot_confusion_matrix needs a square (K, K) array of counts, got shape {c.shape}; "
+                         f"compute it with cnnbook.train.confusion_matrix(labels, preds).")
+    fig, ax = plt.subplots(figsize=(5.2, 4.6))
+    im = ax.imshow(c, cmap="cividis")
+    for (i, j), n in np.ndenumerate(c):
+        ax.text(j, i, f"{int(n)}", ha="center", va="center", fontsize=8,
+                color="black" if n > 0.5 * c.max() else "white")
+    ax.set_xticks(range(len(c)))
+    ax.set_yticks(range(len(c)))
+    ax.set_xlabel("predicted digit")
+    ax.set_ylabel("true digit")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, shrink=0.8, label="number of test images")
+    fig.tight_layout()
+    return fig
+
+
+def plot_prediction(image, probabilities, true_label=None, title: str = ""):
+    """One digit and the model's probability for each class, side by side; returns the figure (2 axes).
+
+    image: (H, W) or (1, H, W); probabilities: (K,) summing to 1 (e.g. model(x).softmax(1)[0]).
+    """
+    img = _as_numpy(image)
+    if img.ndim == 3 and img.shape[0] == 1:
+        img = img[0]
+    p = _as_numpy(probabilities)
+    if img.ndim != 2:
+        raise ValueError(f"plot_prediction needs one image (H, W), got shape {img.shape}; pass images[i, 0].")
+    if p.ndim != 1:
+        raise ValueError(f"plot_prediction needs one probability vector (K,), got shape {p.shape}; "
+                         f"pass model(x).softmax(1)[0] for the first image.")
+    fig, (ax_img, ax_bar) = plt.subplots(1, 2, figsize=(8, 3), gridspec_kw={"width_ratios": [1, 2]})
+    ax_img.imshow(img, cmap="gray", vmin=0, vmax=1)
+    ax_img.set_xlabel("column (pixel)")
+    ax_img.set_ylabel("row (pixel)")
+    ax_img.set_title("input" if true_label is None else f"true digit {int(true_label)}")
+    colors = ["tab:orange" if k == int(p.argmax()) else "tab:blue" for k in range(len(p))]
+    ax_bar.bar(range(len(p)), 100 * p, color=colors)
+    ax_bar.set_xticks(range(len(p)))
+    ax_bar.set_ylim(0, 100)
+    ax_bar.set_xlabel("digit")
+    ax_bar.set_ylabel("probability (%)")
+    ax_bar.set_title(f"predicted {int(p.argmax())} with {p.max():.0%}")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_pooling(image, pooled, kind: str, size: int, stride: int):
+    """A digit before and after pooling, side by side, same intensity scale; returns the figure.
+
+    image: (H, W); pooled: (H_out, W_out).
+    """
+    img, out = _as_numpy(image), _as_numpy(pooled)
+    fig, axes = plt.subplots(1, 2, figsize=(7, 3.4))
+    for ax, v, name in zip(axes, (img, out), ("input", f"after {kind} pooling")):
+        im = ax.imshow(v, cmap="cividis", vmin=float(img.min()), vmax=float(img.max()))
+        ax.set_title(f"{name}: {v.shape[0]}×{v.shape[1]} pixels")
+        ax.set_xlabel("column (pixels)")
+        ax.set_ylabel("row (pixels)")
+    fig.colorbar(im, ax=list(axes), shrink=0.8, label="intensity")
+    fig.suptitle(f"{size}×{size} {kind} pooling, stride {stride}: {img.size / out.size:.1f}× fewer numbers, "
+                 f"the digit is still readable")
+    return fig
+
 
 # ---------------------------------------------------------------------------- chapter 5
+def _draw_field(ax, box, color: str = "#f0e442", label: str | None = None, style: str = "-") -> None:
+    """Outline the inclusive pixel box (top, left, bottom, right) on an imshow axis."""
+    top, left, bottom, right = box
+    ax.add_patch(plt.Rectangle((left - 0.5, top - 0.5), right - left + 1, bottom - top + 1, fill=False,
+                               edgecolor=color, linewidth=1.6, linestyle=style, label=label))
+
+
+def plot_gradient_support(panels, title: str = ""):
+    """Where the gradient of one output unit is non-zero, with the analytic field outlined.
+
+    panels: list of (name, values (H, W), box) where values is the gradient (or mask) of one output unit with
+    respect to the input and box = (top, left, bottom, right) the analytic receptive field. Log scale, cividis.
+    """
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.4), squeeze=False)
+    for ax, (name, values, box) in zip(axes[0], panels):
+        v = _as_numpy(values).astype(float)
+        shown = np.where(v > 0, np.log10(np.where(v > 0, v, 1.0)), np.nan)
+        im = ax.imshow(shown, cmap="cividis")
+        _draw_field(ax, box, label="analytic field")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("input column (pixels)")
+        ax.set_ylabel("input row (pixels)")
+        fig.colorbar(im, ax=ax, shrink=0.75, label="log10 gradient")
+    axes[0][0].legend(loc="lower left", fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_effective_fields(fields: dict, title: str = "", crop: int | None = None):
+    """Effective receptive fields side by side: {name: (map (H, W), theoretical box)}; viridis, max-normalised.
+
+    crop: show only the central crop×crop window (all maps must have the same size).
+    """
+    fig, axes = plt.subplots(1, len(fields), figsize=(2.7 * len(fields), 3.1), squeeze=False)
+    for ax, (name, (values, box)) in zip(axes[0], fields.items()):
+        v = _as_numpy(values).astype(float)
+        off = (0, 0)
+        if crop is not None:
+            off = ((v.shape[0] - crop) // 2, (v.shape[1] - crop) // 2)
+            v = v[off[0]:off[0] + crop, off[1]:off[1] + crop]
+        ax.imshow(v / v.max(), cmap="viridis", vmin=0, vmax=1)
+        _draw_field(ax, (box[0] - off[0], box[1] - off[1], box[2] - off[0], box[3] - off[1]), color="white",
+                    style="--")
+        ax.set_xlim(-0.5, v.shape[1] - 0.5)
+        ax.set_ylim(v.shape[0] - 0.5, -0.5)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("input column (pixels)")
+    axes[0][0].set_ylabel("input row (pixels)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_field_on_image(image, boxes, title: str = ""):
+    """An image (H, W) with receptive fields outlined: boxes = [(box, label), ...], box = (top, left, bottom, right)
+    in pixels (parts outside the image are padding and are drawn clipped)."""
+    v = _as_numpy(image)
+    if v.ndim != 2:
+        raise ValueError(f"plot_field_on_image needs one image (H, W), got shape {v.shape}; use images[0, 0].")
+    fig, ax = plt.subplots(figsize=(4.2, 4.2))
+    ax.imshow(v, cmap="cividis")
+    colors = ["#f0e442", "#56b4e9", "#e69f00", "#cc79a7", "#009e73"]
+    for (box, label), color in zip(boxes, colors * 4):
+        clipped = (max(box[0], 0), max(box[1], 0), min(box[2], v.shape[0] - 1), min(box[3], v.shape[1] - 1))
+        _draw_field(ax, clipped, color=color, label=label)
+    ax.set_xlim(-0.5, v.shape[1] - 0.5)
+    ax.set_ylim(v.shape[0] - 0.5, -0.5)
+    ax.set_xlabel("column (pixels)")
+    ax.set_ylabel("row (pixels)")
+    if boxes:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), fontsize=7, ncol=2)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
 
 # ---------------------------------------------------------------------------- chapter 6
+def _draw_box(ax, box, color: str, style: str, label: str | None = None) -> None:
+    x0, y0, x1, y1 = (float(v) for v in _as_numpy(box))
+    if x1 > x0 and y1 > y0:  # half-open pixel bounds -> pixel edges at +-0.5
+        ax.add_patch(plt.Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor=color,
+                                   linestyle=style, linewidth=1.5, label=label))
+
+
+def plot_cam_grid(images, maps: dict, boxes: dict | None = None, true_boxes=None, row_titles=None,
+                  title: str = ""):
+    """Each row: the image (true box dashed white), then one heat-map overlay per method (its box in orange).
+
+    images: (R, H, W); maps: {method name: (R, H, W) heat maps at the image's resolution};
+    boxes: {method name: (R, 4)} boxes (x0, y0, x1, y1) from the maps; true_boxes: (R, 4). Returns the figure.
+    """
+    images = _as_numpy(images)
+    if images.ndim != 3:
+        raise ValueError(f"images must be (R, H, W), got shape {images.shape}; use images[:, 0] for (N, 1, H, W).")
+    rows, cols = len(images), 1 + len(maps)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 1.9 * rows + 0.5), squeeze=False)
+    for r in range(rows):
+        ax = axes[r, 0]
+        ax.imshow(images[r], cmap="gray", vmin=0, vmax=1)
+        if true_boxes is not None:
+            _draw_box(ax, true_boxes[r], "white", "--")
+        ax.set_ylabel(row_titles[r] if row_titles is not None else f"image {r}", fontsize=8)
+        for c, (name, heat) in enumerate(maps.items(), start=1):
+            h = _as_numpy(heat[r])
+            if h.shape != images[r].shape:
+                raise ValueError(f"map {name!r} has shape {h.shape} but the image is {images[r].shape}; "
+                                 f"upsample the map to the input size (upsample=True).")
+            ax = axes[r, c]
+            ax.imshow(images[r], cmap="gray", vmin=0, vmax=1)
+            ax.imshow(h / (h.max() if h.max() > 0 else 1), cmap="viridis", alpha=0.55, vmin=0, vmax=1)
+            if true_boxes is not None:
+                _draw_box(ax, true_boxes[r], "white", "--")
+            if boxes is not None and name in boxes:
+                _draw_box(ax, boxes[name][r], "orange", "-")
+            if r == 0:
+                ax.set_title(name, fontsize=9)
+        if r == 0:
+            axes[0, 0].set_title("input", fontsize=9)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[-1, 0].set_xlabel(f"{images.shape[-1]} × {images.shape[-2]} pixels", fontsize=8)
+    fig.suptitle(title + "\n(white dashed: true box; orange: box from the map; colour: heat / its max)",
+                 fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_threshold_sensitivity(thresholds, scores: dict, title: str = ""):
+    """Box accuracy (IoU >= 0.5) against the threshold (fraction of the map's max) that cuts out the box.
+
+    thresholds: (T,); scores: {method name: (T,) accuracies in [0, 1]}. Returns the figure.
+    """
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    styles = ["-o", "-s", "-^", "--", ":"]
+    for (name, values), style in zip(scores.items(), styles * 3):
+        ax.plot(_as_numpy(thresholds), 100 * _as_numpy(values), style, label=name, markersize=4)
+    ax.set_xlabel("threshold (fraction of the heat map's maximum)")
+    ax.set_ylabel("box accuracy, IoU ≥ 0.5 (%)")
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_deletion_curves(fractions, curves: dict, title: str = ""):
+    """Mean probability of the target class as the hottest pixels are deleted, one line per map.
+
+    fractions: (S,) in [0, 1]; curves: {name: (S,) mean probabilities}. Returns the figure.
+    """
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for name, values in curves.items():
+        ax.plot(_as_numpy(fractions) * 100, _as_numpy(values), label=name)
+    ax.set_xlabel("pixels deleted, hottest first (%)")
+    ax.set_ylabel("mean p(target class)")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
 
 # ---------------------------------------------------------------------------- chapter 7
+def plot_lines(x, ys: dict, xlabel: str, ylabel: str, title: str = "", logx: bool = False, logy: bool = False,
+               styles: dict | None = None):
+    """One line per entry of ys = {label: (S,) values} against x (S,) (or against 1..S when x is None).
+
+    For loss curves, gradient norms per layer and accuracy against data size. styles: {label: "--"}.
+    Returns the figure.
+    """
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    colors = plt.cm.viridis(np.linspace(0, 0.9, max(len(ys), 2)))
+    for color, (label, values) in zip(colors, ys.items()):
+        v = _as_numpy(values)
+        xs = np.arange(1, len(v) + 1) if x is None else _as_numpy(x)
+        ax.plot(xs, v, (styles or {}).get(label, "-"), color=color, label=label, marker="o" if len(v) < 12 else None)
+    ax.set_xscale("log" if logx else "linear")
+    ax.set_yscale("log" if logy else "linear")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_excitations(excitations: dict, title: str = ""):
+    """Grouped bars of SE channel weights: excitations = {label: (C,) mean scales in (0, 1)}. Returns the figure."""
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    colors = plt.cm.viridis(np.linspace(0.15, 0.85, max(len(excitations), 2)))
+    width = 0.8 / max(len(excitations), 1)
+    for i, (color, (label, values)) in enumerate(zip(colors, excitations.items())):
+        v = _as_numpy(values)
+        ax.bar(np.arange(len(v)) + i * width, v, width, color=color, label=label)
+    ax.set_xlabel("channel")
+    ax.set_ylabel("excitation s (scale, 0 to 1)")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig

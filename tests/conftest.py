@@ -1,0 +1,23 @@
+"""Fixtures for the real-client tests only (test_browser_book.py, test_jupyterlab.py); see browser_support.py."""
+
+import pytest
+
+from browser_support import CHROMIUM, LAUNCH_ARGS
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, headless, driven by Playwright; one per test file (closed at the file's end, so an
+    xdist worker that goes on to run notebooks holds no browser)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"Chromium is not installed at {CHROMIUM} (Debian: apt-get install -y chromium; .ci/run "
+                    f"installs it), so the real-browser tests cannot run")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS,
+                                     timeout=60_000)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

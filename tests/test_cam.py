@@ -1,0 +1,239 @@
+"""Tests for cnnbook.cam (CAM, Grad-CAM and their scores), the localisation set and GAPNet (chapter 6).
+
+References: captum's LayerGradCam for Grad-CAM, Zhou et al.'s identity (mean of the CAM + bias = logit),
+scipy.stats.spearmanr for rank correlation, hand calculations for boxes, IoU and the deletion game.
+"""
+
+import pytest
+import scipy.stats
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from captum.attr import LayerGradCam
+
+from cnnbook.cam import (box_from_heatmap, cam, deletion_auc, deletion_curve, grad_cam, iou, localisation_scores,
+                         pointing_game, rank_correlation)
+from cnnbook.data import make_localisation_set
+from cnnbook.models import GAPNet
+
+
+class Branchy(nn.Module):
+    """A residual block, max-pool and a flattening head: nothing like GAP + linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 6, 3, padding=1)
+        self.inner = nn.Conv2d(6, 6, 3, padding=1)
+        self.pool = nn.MaxPool2d(2)
+        self.head = nn.Linear(6 * 6 * 6, 5)
+
+    def forward(self, x):
+        h = torch.tanh(self.stem(x))
+        h = h + F.relu(self.inner(h))
+        return self.head(self.pool(h).flatten(1))
+
+
+def architectures():
+    """(name, model, layer, input) triples, each model with fresh random weights."""
+    torch.manual_seed(0)
+    gap = GAPNet(width=4).eval()
+    plain = nn.Sequential(nn.Conv2d(1, 8, 5), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2), nn.ELU(),
+                          nn.Flatten(), nn.Linear(8 * 7 * 7, 10)).eval()
+    branchy = Branchy().eval()
+    return [("gapnet_last_block", gap, gap.features[-1], torch.rand(4, 1, 32, 32)),
+            ("gapnet_inner_conv", gap, gap.features[4], torch.rand(4, 1, 32, 32)),
+            ("strided_flatten_head", plain, plain[2], torch.randn(3, 1, 20, 20)),
+            ("residual_branch", branchy, branchy.inner, torch.randn(5, 3, 12, 12))]
+
+
+@pytest.mark.parametrize("name, model, layer, x", architectures(), ids=lambda v: v if isinstance(v, str) else "")
+def test_grad_cam_matches_captum_layergradcam_with_relu(name, model, layer, x):
+    target = torch.arange(len(x)) % 3
+    ours = grad_cam(model, layer, x, target)
+    theirs = LayerGradCam(model, layer).attribute(x, target=target, relu_attributions=True)[:, 0].detach()
+    assert ours.shape == theirs.shape
+    assert theirs.abs().max() > 0, "a test on all-zero maps would prove nothing"
+    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
+    up = grad_cam(model, layer, x, target, upsample=True)
+    expected = F.interpolate(theirs[:, None], size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
+    torch.testing.assert_close(up, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_grad_cam_equals_relu_cam_divided_by_hw_for_gap_linear_model():
+    torch.manual_seed(1)
+    model = GAPNet(width=4).eval()
+    x = torch.rand(6, 1, 24, 24)
+    target = torch.tensor([0, 1, 2, 3, 4, 5])
+    class_map = cam(model, x, target)
+    h, w = class_map.shape[-2:]
+    gc = grad_cam(model, model.features, x, target)
+    assert gc.max() > 0
+    # with GAP, dy_c/dA_k(i, j) = w_ck / (h w), so Grad-CAM = ReLU(CAM) / (h w)
+    torch.testing.assert_close(gc, class_map.relu() / (h * w), atol=1e-6, rtol=1e-5)
+
+
+def test_cam_mean_plus_bias_is_the_logit_as_in_zhou_et_al():
+    torch.manual_seed(2)
+    model = GAPNet(width=4).eval()
+    x = torch.rand(5, 1, 16, 16)
+    target = torch.tensor([9, 0, 4, 4, 7])
+    logits = model(x).detach()
+    maps = cam(model, x, target)
+    torch.testing.assert_close(maps.mean(dim=(1, 2)) + model.classifier.bias[target].detach(),
+                               logits[torch.arange(5), target], atol=1e-5, rtol=1e-5)
+    assert cam(model, x, target, upsample=True).shape == (5, 16, 16)
+    assert cam(model, x, 3).shape == (5, 4, 4)
+
+
+class Exploding(nn.Module):
+    """Calls `conv`, then fails: the forward pass raises after the hook is registered."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 3)
+
+    def forward(self, x):
+        self.conv(x)
+        raise RuntimeError("boom")
+
+
+def test_grad_cam_removes_its_hook_after_success_and_after_a_failing_forward():
+    torch.manual_seed(3)
+    model = GAPNet(width=4).eval()
+    layer = model.features[-1]
+    grad_cam(model, layer, torch.rand(2, 1, 16, 16), 1)
+    assert len(layer._forward_hooks) == 0 and len(layer._backward_hooks) == 0
+    assert all(p.grad is None for p in model.parameters()), "grad_cam must not leave gradients on the weights"
+    bad = Exploding().eval()
+    with pytest.raises(RuntimeError, match="boom"):
+        grad_cam(bad, bad.conv, torch.rand(1, 1, 8, 8), 0)
+    assert len(bad.conv._forward_hooks) == 0 and len(bad.conv._backward_hooks) == 0
+
+
+def test_map_functions_reject_models_and_layers_that_do_not_fit_with_a_fix():
+    model = GAPNet(width=4)
+    x = torch.rand(2, 1, 16, 16)
+    with pytest.raises(ValueError, match=r"model.eval\(\)"):
+        grad_cam(model, model.features[-1], x, 0)
+    model.eval()
+    plain = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.Linear(4 * 14 * 14, 10)).eval()
+    with pytest.raises(TypeError, match="grad_cam"):
+        cam(plain, x, 0)
+    not_gap = GAPNet(width=4).eval()
+    not_gap.forward = lambda inp: not_gap.classifier(not_gap.features(inp).amax(dim=(2, 3)))
+    with pytest.raises(ValueError, match="global average pool"):
+        cam(not_gap, x, 0)
+    with pytest.raises(ValueError, match="inside model"):
+        grad_cam(model, nn.Conv2d(1, 1, 3), x, 0)
+    with pytest.raises(ValueError, match="spatial"):
+        grad_cam(model, model.classifier, x, 0)
+    with pytest.raises(ValueError, match=r"\[0, 10\)"):
+        grad_cam(model, model.features[-1], x, 10)
+    with pytest.raises(ValueError, match=r"x\[None\]"):
+        grad_cam(model, model.features[-1], x[0], 0)
+    inplace = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(inplace=True), nn.Flatten(), nn.Linear(4 * 14 * 14, 3)).eval()
+    with pytest.raises(ValueError, match="inplace=False"):
+        grad_cam(inplace, inplace[0], x, 0)
+
+
+def test_box_from_heatmap_keeps_the_largest_component_hand_example():
+    h = torch.zeros(10, 12)
+    h[1:3, 1:3] = 1.0  # small but hottest blob: 4 pixels
+    h[5:9, 4:10] = 0.5  # larger blob: 24 pixels, above 0.2 * max
+    h[0, 11] = 0.1  # below the threshold
+    assert box_from_heatmap(h, 0.2).tolist() == [4, 5, 10, 9]
+    assert box_from_heatmap(h, 0.6).tolist() == [1, 1, 3, 3]  # only the hot blob survives
+    assert box_from_heatmap(torch.zeros(4, 4)).tolist() == [0, 0, 0, 0]
+    assert box_from_heatmap(torch.stack([h, h])).shape == (2, 4)
+    with pytest.raises(ValueError, match="0.2"):
+        box_from_heatmap(h, 20)
+
+
+def test_iou_hand_calculated():
+    assert iou(torch.tensor([0, 0, 2, 2]), torch.tensor([1, 1, 3, 3])).item() == pytest.approx(1 / 7)
+    assert iou(torch.tensor([0, 0, 4, 2]), torch.tensor([0, 0, 4, 2])).item() == 1.0
+    assert iou(torch.tensor([0, 0, 2, 2]), torch.tensor([2, 2, 4, 4])).item() == 0.0  # touching, half-open
+    assert iou(torch.tensor([0, 0, 0, 0]), torch.tensor([0, 0, 0, 0])).item() == 0.0
+    with pytest.raises(ValueError, match="x0, y0, x1, y1"):
+        iou(torch.zeros(3), torch.zeros(4))
+
+
+def test_pointing_game_hand_example():
+    heat = torch.zeros(2, 5, 5)
+    heat[0, 1, 3] = 2.0
+    heat[1, 4, 0] = 1.0
+    mask = torch.zeros(2, 5, 5, dtype=torch.bool)
+    mask[:, 1, 3] = True
+    assert pointing_game(heat, mask).tolist() == [True, False]
+    with pytest.raises(ValueError, match="upsample"):
+        pointing_game(heat, mask[:, :4])
+
+
+def test_deletion_curve_against_a_model_with_a_known_answer():
+    # logit_0 = sum_p v_p x_p, logit_1 = 0; all pixels 1, so p_0 = sigmoid(sum of the weights not yet deleted)
+    weights = torch.arange(16, dtype=torch.float32) / 16
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 2, bias=False)).eval()
+    with torch.no_grad():
+        model[1].weight.copy_(torch.stack([weights, torch.zeros(16)]))
+    x = torch.ones(1, 1, 4, 4)
+    heat = weights.reshape(1, 4, 4)  # the map ranks pixels by their true weight
+    fractions, probs = deletion_curve(model, x, heat, 0, steps=4)
+    remaining = [weights.sort(descending=True).values[4 * s:].sum() for s in range(5)]
+    torch.testing.assert_close(fractions, torch.tensor([0, 0.25, 0.5, 0.75, 1.0]))
+    torch.testing.assert_close(probs[0], torch.sigmoid(torch.stack(remaining)))
+    # the trapezoid rule by hand
+    expected = sum((probs[0, s] + probs[0, s + 1]) / 2 * 0.25 for s in range(4))
+    assert deletion_auc(fractions, probs).item() == pytest.approx(expected.item())
+    with pytest.raises(ValueError, match="upsample=True"):
+        deletion_curve(model, x, heat[:, :2], 0)
+
+
+def test_rank_correlation_matches_scipy_spearman_with_ties():
+    g = torch.Generator().manual_seed(4)
+    a = torch.randint(0, 5, (3, 6, 6), generator=g).float()  # many ties, like ReLU'd maps
+    b = a + torch.randint(0, 4, (3, 6, 6), generator=g).float()
+    ours = rank_correlation(a, b)
+    for n in range(3):
+        ref = scipy.stats.spearmanr(a[n].flatten().numpy(), b[n].flatten().numpy()).statistic
+        assert ours[n].item() == pytest.approx(ref, abs=1e-6)
+    assert rank_correlation(a, a).tolist() == pytest.approx([1.0] * 3)
+
+
+def test_localisation_scores_perfect_map_scores_one():
+    masks = torch.zeros(2, 8, 8, dtype=torch.bool)
+    masks[0, 2:5, 1:4] = True
+    masks[1, 5:7, 3:8] = True
+    boxes = torch.tensor([[1, 2, 4, 5], [3, 5, 8, 7]])
+    scores = localisation_scores(masks.float(), boxes, masks)
+    assert scores == {"box accuracy": 1.0, "mean IoU": 1.0, "pointing accuracy": 1.0}
+
+
+def test_localisation_set_is_deterministic_and_consistent():
+    a = make_localisation_set(40, "test", canvas=48, scale=(16, 28), seed=5)
+    b = make_localisation_set(40, "test", canvas=48, scale=(16, 28), seed=5)
+    c = make_localisation_set(40, "test", canvas=48, scale=(16, 28), seed=6)
+    for ta, tb in zip(a, b):
+        assert torch.equal(ta, tb)
+    assert not torch.equal(a.images, c.images)
+    assert a.images.shape == (40, 1, 48, 48) and a.images.dtype == torch.float32
+    assert a.images.min() >= 0 and a.images.max() <= 1
+    assert a.labels.dtype == torch.int64 and a.masks.dtype == torch.bool
+    for box, mask in zip(a.boxes, a.masks):  # the box is exactly the mask's bounding box
+        rows, cols = mask.nonzero(as_tuple=True)
+        assert box.tolist() == [cols.min(), rows.min(), cols.max() + 1, rows.max() + 1]
+        assert 16 * 0.3 <= (box[3] - box[1]) <= 28  # the digit's height follows the scale
+    clean = make_localisation_set(40, "test", canvas=48, scale=(16, 28), clutter=0, noise=0.0, seed=5)
+    outside = torch.ones_like(clean.masks)
+    for n, (x0, y0, x1, y1) in enumerate(clean.boxes.tolist()):
+        outside[n, y0:y1, x0:x1] = False
+    assert clean.images[:, 0][outside].max() <= 0.5, "without clutter, no ink lies outside the target's box"
+    assert (a.images[:, 0][outside] > 0.5).any(), "with clutter, there is ink outside the target's box"
+    with pytest.raises(ValueError, match="fit on the canvas"):
+        make_localisation_set(4, canvas=20, scale=(16, 28))
+
+
+def test_gapnet_has_quarter_resolution_features_and_a_linear_classifier():
+    model = GAPNet().eval()
+    x = torch.rand(2, 1, 48, 48)
+    assert model.features(x).shape == (2, 32, 12, 12)
+    assert isinstance(model.classifier, nn.Linear) and model(x).shape == (2, 10)

@@ -1,0 +1,174 @@
+"""cnnbook.data: the embedded 5k split, and the full-MNIST download against a local HTTP server only."""
+
+import gzip
+import hashlib
+import http.server
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cnnbook import data
+from cnnbook.data import download_mnist, load_mnist, parse_idx
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNBOOK_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+# ---------------------------------------------------------------------------------------- 5k split
+@pytest.fixture(scope="module")
+def cache_5k(tmp_path_factory):
+    """One CNNBOOK_CACHE for the 5k tests, so the CSV (about 5 s) is parsed once for both splits."""
+    folder = tmp_path_factory.mktemp("cache5k")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CNNBOOK_CACHE", str(folder))
+        yield folder
+
+
+def test_5k_split_sizes_types_range_and_stratification(cache_5k):
+    for split, n, per_digit in (("train", 4000, 400), ("test", 1000, 100)):
+        x, y = load_mnist(split=split)
+        assert x.shape == (n, 1, 28, 28) and x.dtype == torch.float32
+        assert y.shape == (n,) and y.dtype == torch.int64
+        assert 0.0 <= x.min().item() and x.max().item() <= 1.0 and x.max().item() > 0.99
+        assert torch.equal(torch.bincount(y, minlength=10), torch.full((10,), per_digit))
+
+
+def test_5k_split_is_deterministic_disjoint_and_cached(cache_5k):
+    xa, ya = load_mnist(split="train")
+    assert (cache_5k / "mnist_5k.npz").is_file()  # written to CNNBOOK_CACHE
+    (cache_5k / "mnist_5k.npz").unlink()
+    xb, yb = load_mnist(split="train")  # rebuilt from the CSV: same split
+    assert torch.equal(xa, xb) and torch.equal(ya, yb)
+    xc, _ = load_mnist(split="train")  # read from the cache: same again
+    assert torch.equal(xa, xc)
+    xt, _ = load_mnist(split="test")
+    train_rows = {r.tobytes() for r in (xa.numpy() * 255).astype(np.uint8)}
+    assert sum(r.tobytes() in train_rows for r in (xt.numpy() * 255).astype(np.uint8)) < 5  # (near-)disjoint
+
+
+def test_bad_subset_or_split_names_the_choices():
+    with pytest.raises(ValueError, match="'5k' is embedded"):
+        load_mnist(subset="60k")
+    with pytest.raises(ValueError, match="'train' or 'test'"):
+        load_mnist(split="validation")
+
+
+# ---------------------------------------------------------------------------------------- IDX parser
+def _idx(array: np.ndarray) -> bytes:
+    magic = 0x800 + array.ndim
+    header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def test_parse_idx_round_trips_and_rejects_bad_magic_and_size():
+    a = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
+    assert np.array_equal(parse_idx(_idx(a)), a)
+    with pytest.raises(ValueError, match="magic number"):
+        parse_idx(b"\x00\x00\x09\x99" + _idx(a)[4:])
+    with pytest.raises(ValueError, match="header says shape"):
+        parse_idx(_idx(a)[:-10])
+
+
+# ---------------------------------------------------------------------------------------- full MNIST
+def _make_fake_mnist(folder: Path) -> tuple[dict, dict]:
+    """Write small IDX .gz files (20 train / 10 test) under MNIST's names; return (arrays, name -> MD5)."""
+    rng = np.random.default_rng(0)
+    arrays = {"x_train": rng.integers(0, 256, (20, 28, 28), dtype=np.uint8), "y_train": rng.integers(0, 10, 20),
+              "x_test": rng.integers(0, 256, (10, 28, 28), dtype=np.uint8), "y_test": rng.integers(0, 10, 10)}
+    folder.mkdir(parents=True, exist_ok=True)
+    md5 = {}
+    for name, key in zip(data.FILES, ("x_train", "y_train", "x_test", "y_test")):
+        blob = gzip.compress(_idx(arrays[key]), mtime=0)
+        (folder / name).write_bytes(blob)
+        md5[name] = hashlib.md5(blob).hexdigest()
+    return arrays, md5
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A local HTTP server on a free port serving tmp_path/www; yields its base URL."""
+    www = tmp_path / "www"
+    www.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(www), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/", www
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+def test_full_mnist_downloads_verifies_and_parses(server, cache, monkeypatch):
+    url, www = server
+    arrays, md5 = _make_fake_mnist(www / "good")
+    monkeypatch.setattr(data, "MIRRORS", (url + "good/",))
+    monkeypatch.setattr(data, "FILES", md5)
+    x, y = load_mnist(subset="full", split="train")
+    assert x.shape == (20, 1, 28, 28) and x.dtype == torch.float32
+    assert torch.equal(x[:, 0], torch.from_numpy(arrays["x_train"]).float() / 255)
+    assert torch.equal(y, torch.from_numpy(arrays["y_train"]).long())
+    xt, yt = load_mnist(subset="full", split="test")
+    assert xt.shape == (10, 1, 28, 28) and torch.equal(yt, torch.from_numpy(arrays["y_test"]).long())
+    assert sorted(p.name for p in (cache / "mnist").iterdir()) == sorted(md5)  # no .part files left
+
+
+def test_corrupt_file_on_first_mirror_falls_back_to_next(server, tmp_path):
+    url, www = server
+    _, md5 = _make_fake_mnist(www / "good")
+    _make_fake_mnist(www / "bad")
+    (www / "bad" / "train-labels-idx1-ubyte.gz").write_bytes(b"not the file")
+    root = download_mnist(tmp_path / "root", mirrors=(url + "bad/", url + "good/"), files=md5)
+    assert all(data._md5(root / name) == m for name, m in md5.items())
+
+
+def test_truncated_file_is_rejected_and_next_mirror_used(server, tmp_path):
+    url, www = server
+    _, md5 = _make_fake_mnist(www / "good")
+    _make_fake_mnist(www / "cut")
+    blob = (www / "good" / "train-images-idx3-ubyte.gz").read_bytes()
+    (www / "cut" / "train-images-idx3-ubyte.gz").write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(RuntimeError, match="expected"):  # alone, the truncated mirror fails its checksum
+        download_mnist(tmp_path / "a", mirrors=(url + "cut/",), files=md5)
+    assert not (tmp_path / "a" / "train-images-idx3-ubyte.gz").exists()  # nothing half-written left
+    root = download_mnist(tmp_path / "b", mirrors=(url + "cut/", url + "good/"), files=md5)
+    assert (root / "train-images-idx3-ubyte.gz").read_bytes() == blob
+
+
+def test_404_mirror_then_good_mirror(server, tmp_path):
+    url, www = server
+    _, md5 = _make_fake_mnist(www / "good")
+    root = download_mnist(tmp_path / "root", mirrors=(url + "missing/", url + "good/"), files=md5)
+    assert all(data._md5(root / name) == m for name, m in md5.items())
+
+
+def test_corrupt_cached_file_is_detected_and_replaced(server, tmp_path):
+    url, www = server
+    _, md5 = _make_fake_mnist(www / "good")
+    root = download_mnist(tmp_path / "root", mirrors=(url + "good/",), files=md5)
+    (root / "t10k-labels-idx1-ubyte.gz").write_bytes(b"damaged")
+    download_mnist(root, mirrors=(url + "good/",), files=md5)
+    assert data._md5(root / "t10k-labels-idx1-ubyte.gz") == md5["t10k-labels-idx1-ubyte.gz"]
+
+
+def test_all_mirrors_failing_raises_one_error_naming_the_5k_subset(server, cache, monkeypatch):
+    url, www = server
+    _, md5 = _make_fake_mnist(www.parent / "unserved")  # checksums of files no mirror has
+    monkeypatch.setattr(data, "MIRRORS", (url + "missing/", "http://127.0.0.1:9/"))  # 404, then refused
+    monkeypatch.setattr(data, "FILES", md5)
+    with pytest.raises(RuntimeError, match='subset="5k"') as info:
+        load_mnist(subset="full")
+    assert "404" in str(info.value)

@@ -1,0 +1,103 @@
+"""cnnbook.layers against torch.nn.functional, and the error messages readers will meet."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from cnnbook.layers import avg_pool2d, dropout, linear, max_pool2d, relu
+
+# (shape, kernel, stride, padding): square/non-square, default stride, overlapping windows, padding
+POOL_CASES = [
+    ((1, 1, 4, 4), 2, None, 0),
+    ((2, 3, 7, 9), 3, 2, 1),
+    ((2, 2, 8, 6), (2, 3), (1, 2), (1, 0)),
+    ((3, 1, 28, 28), 2, 2, 0),
+    ((1, 4, 5, 5), 3, 1, 1),
+]
+
+
+@pytest.mark.parametrize("shape,k,s,p", POOL_CASES)
+def test_max_pool2d_matches_torch_with_stride_and_padding(shape, k, s, p):
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    assert torch.equal(max_pool2d(x, k, s, p), F.max_pool2d(x, k, s, p))
+
+
+@pytest.mark.parametrize("shape,k,s,p", POOL_CASES)
+def test_avg_pool2d_matches_torch_with_stride_and_padding(shape, k, s, p):
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    expected = F.avg_pool2d(x, k, s, p)
+    got = avg_pool2d(x, k, s, p)
+    assert got.shape == expected.shape
+    assert torch.allclose(got, expected, atol=1e-12)
+
+
+def test_max_pool_of_all_negative_input_ignores_padding():
+    x = -torch.ones(1, 1, 3, 3) - torch.arange(9.0).reshape(1, 1, 3, 3)
+    assert (max_pool2d(x, 3, 1, 1) < 0).all()  # a zero pad would have won every window
+    assert torch.equal(max_pool2d(x, 3, 1, 1), F.max_pool2d(x, 3, 1, 1))
+
+
+def test_relu_matches_torch_and_keeps_gradient_of_positive_part():
+    x = torch.randn(3, 5, generator=torch.Generator().manual_seed(2), dtype=torch.float64, requires_grad=True)
+    y = relu(x)
+    assert torch.equal(y, F.relu(x))
+    y.sum().backward()
+    assert torch.equal(x.grad, (x > 0).double())
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_matches_torch(bias):
+    g = torch.Generator().manual_seed(3)
+    x, w = torch.randn(4, 7, generator=g, dtype=torch.float64), torch.randn(3, 7, generator=g, dtype=torch.float64)
+    b = torch.randn(3, generator=g, dtype=torch.float64) if bias else None
+    assert torch.allclose(linear(x, w, b), F.linear(x, w, b), atol=1e-12)
+
+
+def test_dropout_is_identity_in_eval_and_matches_torch_mask_rule_in_training():
+    x = torch.rand(1000, 50, generator=torch.Generator().manual_seed(4)) + 0.5
+    assert dropout(x, 0.3, training=False) is x
+    y = dropout(x, 0.3, training=True, generator=torch.Generator().manual_seed(5))
+    kept = y != 0
+    # every kept number is scaled by 1/(1-p), exactly what F.dropout does to its kept numbers
+    assert torch.allclose(y[kept], x[kept] / 0.7)
+    ref = F.dropout(x, 0.3, training=True)
+    assert torch.allclose(ref[ref != 0], x[ref != 0] / 0.7)
+    # fraction dropped ~ p (50 000 Bernoulli draws: std 0.002)
+    assert abs((~kept).float().mean().item() - 0.3) < 0.01
+
+
+def test_dropout_keeps_the_expectation_over_many_masks():
+    x = torch.linspace(0.1, 2.0, 20)
+    g = torch.Generator().manual_seed(6)
+    mean = torch.stack([dropout(x, 0.5, True, g) for _ in range(20000)]).mean(0)
+    assert torch.allclose(mean, x, rtol=0.05)  # std of the mean: x / sqrt(20000) ≈ 0.7 % of x
+
+
+def test_dropout_with_same_generator_seed_is_reproducible():
+    x = torch.ones(100)
+    a = dropout(x, 0.5, True, torch.Generator().manual_seed(7))
+    b = dropout(x, 0.5, True, torch.Generator().manual_seed(7))
+    assert torch.equal(a, b)
+
+
+# ---------------------------------------------------------------------------------------- errors
+@pytest.mark.parametrize("call,err,fix", [
+    (lambda: max_pool2d(torch.zeros(3, 4, 4), 2), ValueError, "unsqueeze(0)"),
+    (lambda: max_pool2d(torch.zeros(1, 1, 4, 4, dtype=torch.int64), 2), TypeError, ".float()"),
+    (lambda: max_pool2d([[1.0]], 2), TypeError, "torch.tensor"),
+    (lambda: avg_pool2d(torch.zeros(1, 1, 4, 4), 0), ValueError, ">= 1"),
+    (lambda: avg_pool2d(torch.zeros(1, 1, 4, 4), 2, padding=2), ValueError, "half the kernel"),
+    (lambda: max_pool2d(torch.zeros(1, 1, 2, 2), 3), ValueError, "smaller kernel"),
+    (lambda: max_pool2d(torch.zeros(1, 1, 4, 4), 2.5), TypeError, "int or a pair"),
+    (lambda: relu(torch.tensor([1, -1])), TypeError, ".float()"),
+    (lambda: linear(torch.zeros(2, 1, 3, 3), torch.zeros(4, 9)), ValueError, "flatten(1)"),
+    (lambda: linear(torch.zeros(2, 9), torch.zeros(4, 8)), ValueError, "(out_features, 9)"),
+    (lambda: linear(torch.zeros(2, 9), torch.zeros(4, 9), torch.zeros(3)), ValueError, "one number per output"),
+    (lambda: dropout(torch.zeros(3), 1.0), ValueError, "[0, 1)"),
+    (lambda: dropout(torch.zeros(3), -0.1), ValueError, "[0, 1)"),
+    (lambda: dropout(torch.zeros(3), 0.5, training=1), TypeError, "model.training"),
+])
+def test_bad_arguments_raise_errors_that_name_the_fix(call, err, fix):
+    with pytest.raises(err, match=None) as info:
+        call()
+    assert fix in str(info.value), str(info.value)

@@ -1,0 +1,126 @@
+"""Figures of chapters 2-4: each returns a figure with the expected axes and labels, and rejects bad shapes
+with a message that says what to pass instead."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from cnnbook import viz  # noqa: E402
+from cnnbook.train import confusion_matrix  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def image_axes(fig):
+    return [ax for ax in fig.axes if ax.images and ax.get_label() != "<colorbar>"]
+
+
+def test_image_grid_draws_one_panel_per_image_with_its_title_and_removes_spare_cells():
+    images = torch.rand(7, 1, 28, 28)
+    fig = viz.image_grid(images, titles=[f"true {k}" for k in range(7)], ncols=4, title="seven digits")
+    assert len(fig.axes) == 7  # a 2x4 grid with the 8th cell removed
+    assert [ax.get_title() for ax in fig.axes] == [f"true {k}" for k in range(7)]
+    np.testing.assert_allclose(fig.axes[3].images[0].get_array(), images[3, 0].numpy())
+    assert fig._suptitle.get_text() == "seven digits"
+
+
+def test_image_grid_rejects_a_single_image_and_mismatched_titles():
+    with pytest.raises(ValueError, match=r"images\[:20\]"):
+        viz.image_grid(torch.rand(28, 28))
+    with pytest.raises(ValueError, match="one title per image"):
+        viz.image_grid(torch.rand(3, 28, 28), titles=["a", "b"])
+
+
+def test_kernels_grid_uses_rdbu_centred_at_zero_on_one_shared_scale():
+    w = torch.tensor([[[[1.0, -3.0], [0.0, 0.5]]], [[[2.0, 0.0], [0.0, -1.0]]]])  # (2, 1, 2, 2), max |w| = 3
+    fig = viz.kernels_grid(w)
+    panels = image_axes(fig)
+    assert len(panels) == 2
+    for ax in panels:
+        assert ax.images[0].get_cmap().name == "RdBu_r"
+        assert ax.images[0].get_clim() == (-3.0, 3.0)
+    assert len(fig.axes) == 3  # 2 kernels + 1 colorbar
+
+
+def test_kernels_grid_rejects_multi_channel_kernels_with_a_hint():
+    with pytest.raises(ValueError, match=r"\(C_out, 1, k, k\)"):
+        viz.kernels_grid(torch.rand(4, 3, 3, 3))
+
+
+def test_feature_maps_grid_uses_cividis_from_zero_for_relu_maps_and_labels_channels():
+    maps = torch.rand(5, 14, 14)
+    fig = viz.feature_maps_grid(maps, titles=[f"ch {k}" for k in (3, 1, 4, 1, 5)], ncols=5)
+    panels = image_axes(fig)
+    assert [ax.get_title() for ax in panels] == ["ch 3", "ch 1", "ch 4", "ch 1", "ch 5"]
+    assert panels[0].images[0].get_cmap().name == "cividis"
+    assert panels[0].images[0].get_clim() == (0.0, pytest.approx(maps.max().item()))
+
+
+def test_feature_maps_grid_switches_to_signed_colours_when_maps_go_negative():
+    fig = viz.feature_maps_grid(torch.randn(2, 5, 5))
+    assert image_axes(fig)[0].images[0].get_cmap().name == "RdBu_r"
+
+
+def test_feature_maps_grid_rejects_a_batch_of_activations_and_mismatched_titles():
+    with pytest.raises(ValueError, match=r"acts\[0\]"):
+        viz.feature_maps_grid(torch.rand(2, 8, 7, 7))
+    with pytest.raises(ValueError, match="one per map"):
+        viz.feature_maps_grid(torch.rand(3, 7, 7), titles=["a"])
+
+
+def test_training_curves_plots_loss_and_both_accuracies_in_percent():
+    history = [{"epoch": e, "loss": 1 / e, "train_acc": 0.8 + 0.05 * e, "test_acc": 0.85 + 0.03 * e,
+                "seconds": 1.0} for e in (1, 2, 3)]
+    fig = viz.training_curves(history, title="it learns")
+    ax_loss, ax_acc = fig.axes
+    assert ax_loss.get_xlabel() == "epoch" and "loss" in ax_loss.get_ylabel()
+    assert ax_acc.get_ylabel() == "accuracy (%)"
+    assert len(ax_acc.lines) == 2
+    np.testing.assert_allclose(ax_acc.lines[1].get_ydata(), [88.0, 91.0, 94.0])
+
+
+def test_training_curves_rejects_something_that_is_not_a_history():
+    with pytest.raises(ValueError, match="returned by fit"):
+        viz.training_curves([])
+    with pytest.raises(ValueError, match="returned by fit"):
+        viz.training_curves([{"epoch": 1, "loss": 0.3}])
+
+
+def test_confusion_matrix_plot_annotates_every_count_and_labels_true_and_predicted():
+    labels = torch.tensor([0, 0, 1, 2, 2, 2])
+    preds = torch.tensor([0, 1, 1, 2, 2, 0])
+    counts = confusion_matrix(labels, preds, num_classes=3)
+    fig = viz.plot_confusion_matrix(counts)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "predicted digit" and ax.get_ylabel() == "true digit"
+    texts = [t.get_text() for t in ax.texts]
+    assert texts == [str(int(n)) for n in counts.flatten()]  # row by row, including the zeros
+    assert texts[8] == "2"  # two 2s predicted as 2
+
+
+def test_confusion_matrix_plot_rejects_a_non_square_array():
+    with pytest.raises(ValueError, match="square"):
+        viz.plot_confusion_matrix(np.zeros((3, 4)))
+
+
+def test_plot_prediction_shows_the_image_and_one_bar_per_class_in_percent():
+    p = torch.tensor([0.1, 0.7, 0.2])
+    fig = viz.plot_prediction(torch.rand(1, 28, 28), p, true_label=1)
+    ax_img, ax_bar = fig.axes
+    assert ax_img.get_title() == "true digit 1"
+    np.testing.assert_allclose([bar.get_height() for bar in ax_bar.patches], [10.0, 70.0, 20.0], rtol=1e-6)
+    assert ax_bar.get_title() == "predicted 1 with 70%"
+
+
+def test_plot_prediction_rejects_a_batch_of_probabilities():
+    with pytest.raises(ValueError, match=r"softmax\(1\)\[0\]"):
+        viz.plot_prediction(torch.rand(28, 28), torch.rand(2, 10))
