@@ -23,7 +23,7 @@ def cache(tmp_path, monkeypatch):
 # ---------------------------------------------------------------------------------------- 5k split
 @pytest.fixture(scope="module")
 def cache_5k(tmp_path_factory):
-    """One CNNBOOK_CACHE for the 5k tests, so the CSV (about 5 s) is parsed once for both splits."""
+    """One CNNBOOK_CACHE for the 5k tests, so the CSV is parsed once for both splits."""
     folder = tmp_path_factory.mktemp("cache5k")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CNNBOOK_CACHE", str(folder))
