@@ -213,11 +213,12 @@ def pointing_game(heatmap, mask) -> torch.Tensor:
 
 @torch.no_grad()
 def deletion_curve(model: nn.Module, x: torch.Tensor, heatmap, target, steps: int = 20, fill: float = 0.0,
-                   batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+                   batch_size: int = 500, max_fraction: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Delete the most salient pixels first and track p(target | image) (Petsiuk et al. 2018's deletion game).
 
     x: (N, C, H, W); heatmap: (N, H, W) at the input resolution; target: int or (N,). At step s = 0..steps
-    the fraction s/steps of pixels with the highest heat (all channels) is set to `fill`.
+    the fraction max_fraction * s/steps of pixels with the highest heat (all channels) is set to `fill`
+    (max_fraction < 1 zooms in on the start of the curve, where small objects lose their evidence).
     Returns fractions (steps+1,) and probabilities (N, steps+1). A faithful map makes the probability fall fast.
     """
     _check_model(model)
@@ -228,11 +229,13 @@ def deletion_curve(model: nn.Module, x: torch.Tensor, heatmap, target, steps: in
                          f"{tuple(maps.shape)}; use upsample=True in cam/grad_cam.")
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}.")
+    if not isinstance(max_fraction, (int, float)) or not 0 < max_fraction <= 1:
+        raise ValueError(f"max_fraction is the largest fraction of pixels deleted, in (0, 1]; got {max_fraction!r}.")
     pixels = maps.shape[-2] * maps.shape[-1]
     order = maps.reshape(len(maps), -1).argsort(dim=1, descending=True, stable=True)
     rank = torch.empty_like(order).scatter_(1, order, torch.arange(pixels).expand_as(order))  # 0 = hottest
     rank = rank.reshape(len(maps), 1, *maps.shape[-2:])
-    fractions = torch.linspace(0, 1, steps + 1)
+    fractions = torch.linspace(0, max_fraction, steps + 1)
     probs = torch.empty(len(x), steps + 1)
     t = None
     for s, fraction in enumerate(fractions):

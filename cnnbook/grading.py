@@ -27,7 +27,6 @@ import argparse
 import contextlib
 import importlib
 import math
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -183,14 +182,13 @@ c.OverwriteCells.add_missing_cells = True
 
 def _api(course: Path, timeout: int | None = None):
     """An nbgrader API object configured from COURSE/nbgrader_config.py (+ an optional timeout)."""
+    import nbgrader.api
     from nbgrader.apps import NbGraderAPI
     from traitlets.config.loader import PyFileConfigLoader
 
-    # nbgrader runs the `alembic` command of its own environment to check the gradebook's schema; make it
-    # findable when this Python was started as .venv/bin/python without activating the environment.
-    bin_dir = str(Path(sys.executable).parent)
-    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    # When it creates a gradebook, nbgrader asks a subprocess (`alembic heads`, which must be on PATH) for
+    # the schema version: several seconds, and it fails when .venv/bin is not on PATH. Ask alembic in-process.
+    nbgrader.api.get_alembic_version = _alembic_head
     config_file = course / "nbgrader_config.py"
     if not config_file.is_file():
         raise FileNotFoundError(f"{config_file} does not exist — run `python -m cnnbook.grading release "
@@ -199,6 +197,17 @@ def _api(course: Path, timeout: int | None = None):
     if timeout is not None:
         config.Execute.timeout = timeout
     return NbGraderAPI(config=config)
+
+
+def _alembic_head() -> str:
+    """The gradebook schema version nbgrader's migrations define (what `alembic heads` prints)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from nbgrader.dbutil import ALEMBIC_DIR
+
+    config = Config()
+    config.set_main_option("script_location", ALEMBIC_DIR)
+    return ScriptDirectory.from_config(config).get_current_head()
 
 
 def _checked(result: dict, what: str) -> dict:

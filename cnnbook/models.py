@@ -258,7 +258,7 @@ class GAPNet(nn.Module):
             *block(2 * width, 4 * width),
         )
         self.classifier = nn.Linear(4 * width, num_classes)
-        self.to(memory_format=torch.channels_last)  # conv weights stored (K, h, w, C): ~1.5x faster on a CPU
+        self.to(memory_format=torch.channels_last)  # weights stored (K, h, w, C): up to ~1.4x faster on a CPU
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x).mean(dim=(2, 3)))

@@ -314,7 +314,7 @@ def plot_field_on_image(image, boxes, title: str = ""):
         raise ValueError(f"plot_field_on_image needs one image (H, W), got shape {v.shape}; use images[0, 0].")
     fig, ax = plt.subplots(figsize=(4.2, 4.2))
     ax.imshow(v, cmap="cividis")
-    colors = ["#f0e442", "#56b4e9", "#e69f00", "#cc79a7", "#009e73"]
+    colors = ["#cc79a7", "#56b4e9", "#e69f00", "#ffffff", "#009e73"]   # visible on both ends of cividis
     for (box, label), color in zip(boxes, colors * 4):
         clipped = (max(box[0], 0), max(box[1], 0), min(box[2], v.shape[0] - 1), min(box[3], v.shape[1] - 1))
         _draw_field(ax, clipped, color=color, label=label)

@@ -304,3 +304,31 @@ def test_screenshots_for_inspection(offline, book_html, server):
     page.close()
     assert not offline.blocked, f"tried to reach the internet: {offline.blocked}"
     assert (SCREENSHOTS / "index.png").stat().st_size > 10_000
+
+
+def test_exercise_solutions_stay_hidden_until_revealed(offline, book_html, server):
+    """Chapters end with sphinx-exercise exercises whose solutions are collapsed dropdowns, and the course
+    assignments (instructor notebooks: solutions, hidden tests) are not in the HTML at all."""
+    leaks = sorted(p.relative_to(book_html).as_posix() for p in book_html.rglob("*") if p.is_file()
+                   and any(m in p.read_bytes() for m in (b"### BEGIN SOLUTION", b"### BEGIN HIDDEN TESTS")))
+    assert not leaks, f"nbgrader solution or hidden-test markers in the built book: {leaks}"
+    assert not [p for p in book_pages(book_html) if "assignments/" in p], "an assignment notebook was built"
+    chapters = [f"{e}.html" for e in toc_entries() if e.startswith("notebooks/")]
+    for rel in chapters:
+        found = re.findall(r'<(\w+) class="([^"]*\bsolution\b[^"]*)"', (book_html / rel).read_text())
+        assert found, f"{rel}: no sphinx-exercise solution (each chapter ends with exercises and solutions)"
+        closed = [tag == "details" and "open" not in cls or "dropdown" in cls.split() for tag, cls in found]
+        assert all(closed), f"{rel}: a solution is not a collapsed dropdown (`:class: dropdown`): {found}"
+
+    page = offline.new_page()  # what a reader sees: the dropdown class really hides the text until clicked
+    page.goto(server + chapters[0], wait_until="load")
+    solutions = page.locator("div.solution")
+    assert solutions.count() and page.locator("div.exercise").first.is_visible()
+    for i in range(solutions.count()):
+        body = solutions.nth(i).locator("section").first
+        assert solutions.nth(i).locator(".admonition-title").is_visible() and not body.is_visible(), \
+            f"{chapters[0]}: solution {i + 1} is readable before the reader opens it"
+        solutions.nth(i).locator("button.toggle-button").click()
+        body.wait_for(state="visible", timeout=5_000)
+    page.close()
+    assert not offline.blocked, f"tried to reach the internet: {offline.blocked}"

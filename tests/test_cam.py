@@ -46,7 +46,7 @@ def architectures():
             ("residual_branch", branchy, branchy.inner, torch.randn(5, 3, 12, 12))]
 
 
-@pytest.mark.parametrize("name, model, layer, x", architectures(), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize("name, model, layer, x", [pytest.param(*case, id=case[0]) for case in architectures()])
 def test_grad_cam_matches_captum_layergradcam_with_relu(name, model, layer, x):
     target = torch.arange(len(x)) % 3
     ours = grad_cam(model, layer, x, target)
@@ -184,8 +184,14 @@ def test_deletion_curve_against_a_model_with_a_known_answer():
     # the trapezoid rule by hand
     expected = sum((probs[0, s] + probs[0, s + 1]) / 2 * 0.25 for s in range(4))
     assert deletion_auc(fractions, probs).item() == pytest.approx(expected.item())
+    # zooming in on the start of the curve: the same points, up to half of the pixels
+    half_fractions, half_probs = deletion_curve(model, x, heat, 0, steps=2, max_fraction=0.5)
+    torch.testing.assert_close(half_fractions, torch.tensor([0, 0.25, 0.5]))
+    torch.testing.assert_close(half_probs[0], torch.sigmoid(torch.stack(remaining[:3])))
     with pytest.raises(ValueError, match="upsample=True"):
         deletion_curve(model, x, heat[:, :2], 0)
+    with pytest.raises(ValueError, match=r"max_fraction .* \(0, 1\]"):
+        deletion_curve(model, x, heat, 0, max_fraction=0)
 
 
 def test_rank_correlation_matches_scipy_spearman_with_ties():

@@ -1,0 +1,639 @@
+"""Receptive fields: how much of the input one output unit can see.
+
+Used by chapter 5. `receptive_field` computes the field exactly from the layers (traced with `torch.fx`);
+`empirical_receptive_field` measures it with gradients, so the two can check each other;
+`effective_receptive_field` measures how strongly each input pixel actually influences a unit
+(Luo et al. 2016), which is a Gaussian-like bump much smaller than the theoretical field.
+
+Conventions, per spatial axis (rows and columns are independent):
+- input pixels sit at integer coordinates 0, 1, ..., n-1;
+- `jump` j: the distance, in input pixels, between two neighbouring units of a layer (its effective stride);
+- `size` r: how many input pixels one unit can see;
+- `start`: the input coordinate of the centre of unit 0 (negative or fractional when padding or even kernels
+  shift it). Unit u of a layer sees the input pixels start + u·j ± (r-1)/2.
+For a layer with kernel k, stride s, padding p and dilation d (effective kernel k' = d(k-1)+1):
+
+    j_out = j_in · s,   r_out = r_in + (k' - 1) · j_in,   start_out = start_in + ((k' - 1)/2 - p) · j_in.
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import math
+import operator
+import warnings
+from dataclasses import dataclass, field
+
+import torch
+import torch.fx
+import torch.nn as nn
+import torch.nn.functional as F
+
+__all__ = ["ReceptiveField", "EmpiricalField", "EffectiveField", "ReceptiveFieldWarning", "receptive_field",
+           "empirical_receptive_field", "effective_receptive_field", "output_size", "positive_twin",
+           "two_dot_task"]
+
+
+class ReceptiveFieldWarning(UserWarning):
+    """Branches that are added or concatenated do not see aligned input regions."""
+
+
+ELEMENTWISE_MODULES = (
+    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
+    nn.Sigmoid, nn.Tanh, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid, nn.Softplus, nn.Softsign, nn.Tanhshrink,
+    nn.Softmax2d, nn.BatchNorm2d, nn.Dropout, nn.Dropout2d, nn.AlphaDropout, nn.Identity,
+)
+PADDING_MODULES = (nn.ZeroPad2d, nn.ConstantPad2d, nn.ReflectionPad2d, nn.ReplicationPad2d)
+ELEMENTWISE_FUNCTIONS = {torch.relu, F.relu, F.relu6, F.leaky_relu, F.elu, F.gelu, F.silu, F.mish, torch.sigmoid,
+                         F.sigmoid, torch.tanh, F.tanh, F.hardtanh, F.hardswish, F.dropout, F.dropout2d}
+ELEMENTWISE_METHODS = {"relu", "relu_", "sigmoid", "tanh", "contiguous", "clone", "float", "double", "detach"}
+MERGE_FUNCTIONS = {operator.add, operator.iadd, torch.add, operator.sub, torch.sub, operator.mul, torch.mul}
+MERGE_METHODS = {"add", "add_", "mul", "mul_", "sub"}
+SUPPORTED = ("Conv2d; MaxPool2d and AvgPool2d; padding layers (ZeroPad2d, ConstantPad2d, ReflectionPad2d, "
+             "ReplicationPad2d, F.pad); element-wise layers (activations, BatchNorm2d, Dropout, Identity); "
+             "AdaptiveAvg/MaxPool2d that keep the size; additions/products of branches; torch.cat along channels; "
+             "strided slicing x[:, :, ::s, ::s]")
+
+
+def _pair(value, name: str) -> tuple[int, int]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value, value)
+    if (not isinstance(value, (tuple, list)) or len(value) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+        raise ValueError(f"{name} must be an int or a pair (h, w) of ints, got {value!r}; "
+                         f"for a 224×224 image pass 224 or (224, 224).")
+    return int(value[0]), int(value[1])
+
+
+def output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1,
+                ceil_mode: bool = False) -> int:
+    """Spatial size after a convolution or pooling layer: floor((n + 2p - d(k-1) - 1) / s) + 1.
+
+    With ceil_mode (pooling only) the division rounds up, but the last window must start inside the input
+    or the left padding, as in torch.
+    """
+    span = size + 2 * padding - dilation * (kernel_size - 1) - 1
+    out = (-(-span // stride) if ceil_mode else span // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+@dataclass
+class _Field:
+    """Receptive field of every unit of one tensor, per axis (h, w)."""
+    size: tuple
+    jump: tuple
+    start: tuple
+    shape: tuple              # spatial size (H, W) of the tensor
+
+
+@dataclass
+class ReceptiveField:
+    """What `receptive_field` returns.
+
+    size, jump, start: (h, w) for the model's output (see the module docstring for the meaning).
+    output_shape: (H_out, W_out). layers: one dict per traced operation with keys
+    name, type, kernel, stride, padding, dilation, jump, size, start, output, aligned.
+    misaligned: names of the merges (additions/concatenations) whose branches have different jumps or centres.
+    """
+    size: tuple
+    jump: tuple
+    start: tuple
+    output_shape: tuple
+    input_size: tuple
+    layers: list = field(default_factory=list)
+    misaligned: list = field(default_factory=list)
+
+    def box(self, unit=None, layer: str | None = None) -> tuple:
+        """Input rows/columns seen by one unit: (top, left, bottom, right), inclusive, not clipped to the image.
+
+        unit: (row, col) of the unit in that layer's output (default: its centre unit);
+        layer: a row name of `layers` (default: the model's output).
+        """
+        row = self._row(layer)
+        if unit is None:
+            unit = (row["output"][0] // 2, row["output"][1] // 2)
+        centre = [row["start"][a] + unit[a] * row["jump"][a] for a in (0, 1)]
+        half = [(row["size"][a] - 1) / 2 for a in (0, 1)]
+        return (centre[0] - half[0], centre[1] - half[1], centre[0] + half[0], centre[1] + half[1])
+
+    def layer(self, name: str | None = None) -> dict:
+        """The table row of the layer called `name` (a dict with the keys of `layers`); None: the model's output."""
+        return self._row(name)
+
+    def _row(self, layer):
+        if layer is None:
+            return {"size": self.size, "jump": self.jump, "start": self.start, "output": self.output_shape}
+        for row in self.layers:
+            if row["name"] == layer:
+                return row
+        raise ValueError(f"no layer named {layer!r}; pick one of {[r['name'] for r in self.layers]}.")
+
+    _COLUMNS = ("name", "type", "kernel", "stride", "padding", "dilation", "output", "jump", "size", "start")
+
+    @staticmethod
+    def _fmt(value) -> str:
+        if isinstance(value, tuple):
+            parts = [ReceptiveField._fmt(v) for v in value]
+            return parts[0] if len(set(parts)) == 1 else "×".join(parts)
+        if isinstance(value, float):
+            return f"{value:g}"
+        return str(value)
+
+    def _cells(self):
+        rows = [[self._fmt(r[c]) + ("  (misaligned!)" if c == "type" and not r["aligned"] else "")
+                 for c in self._COLUMNS] for r in self.layers]
+        return list(self._COLUMNS), rows
+
+    def table(self) -> str:
+        """The per-layer table as plain text (a single number means h == w)."""
+        head, rows = self._cells()
+        widths = [max(len(x) for x in col) for col in zip(head, *rows)]
+        line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+        out = [f"input {self._fmt(self.input_size)}", line(head), line(["-" * w for w in widths])]
+        out += [line(r) for r in rows]
+        out.append(f"output: receptive field {self._fmt(self.size)}, jump {self._fmt(self.jump)}, "
+                   f"start {self._fmt(self.start)}" + (f"; MISALIGNED branches at {self.misaligned}"
+                                                        if self.misaligned else ""))
+        return "\n".join(out)
+
+    def __str__(self) -> str:
+        return self.table()
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        head, rows = self._cells()
+        th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
+        note = (f"<p>input {self._fmt(self.input_size)} → receptive field <b>{self._fmt(self.size)}</b>, "
+                f"jump {self._fmt(self.jump)}, start {self._fmt(self.start)}"
+                + (f"; <b>misaligned branches</b> at {html.escape(str(self.misaligned))}" if self.misaligned
+                   else "") + "</p>")
+        return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>{note}"
+
+
+def _check_model(model) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}; wrap a list of layers "
+                        f"in nn.Sequential(...).")
+
+
+def _trace(model: nn.Module) -> torch.fx.GraphModule:
+    if type(model).__module__.startswith("torch.nn") and not isinstance(model, nn.Sequential):
+        model = nn.Sequential(model)      # a single built-in layer: trace it as a leaf, not through its forward
+    try:
+        return torch.fx.symbolic_trace(model)
+    except Exception as err:    # fx raises many kinds of errors for untraceable code
+        raise ValueError(f"torch.fx could not trace {type(model).__name__} ({type(err).__name__}: {err}); "
+                         f"receptive_field needs a forward without data-dependent Python control flow.") from err
+
+
+def _conv_like(f: _Field, k, s, p, d, ceil_mode=False) -> _Field:
+    """Apply the bottom-up recurrence for one layer, on both axes; p is the padding before the first row/column."""
+    size, jump, start, shape = [], [], [], []
+    for a in (0, 1):
+        keff = d[a] * (k[a] - 1) + 1
+        size.append(f.size[a] + (keff - 1) * f.jump[a])
+        start.append(f.start[a] + ((keff - 1) / 2 - p[a][0]) * f.jump[a])
+        jump.append(f.jump[a] * s[a])
+        n = (f.shape[a] + p[a][0] + p[a][1] - keff) // s[a] + 1 if not ceil_mode else \
+            output_size(f.shape[a], k[a], s[a], p[a][0], d[a], ceil_mode=True)
+        shape.append(n)
+    return _Field(tuple(size), tuple(jump), tuple(start), tuple(shape))
+
+
+def _sym(p):
+    return ((p[0], p[0]), (p[1], p[1]))
+
+
+def _geometry(module: nn.Module, f: _Field):
+    """(kernel, stride, padding as ((top, bottom), (left, right)), dilation, ceil_mode) of a Conv2d or pooling."""
+    if isinstance(module, nn.Conv2d):
+        k, s, d = _pair(tuple(module.kernel_size), "kernel"), _pair(tuple(module.stride), "stride"), \
+            _pair(tuple(module.dilation), "dilation")
+        if isinstance(module.padding, str):
+            if module.padding == "valid":
+                pad = ((0, 0), (0, 0))
+            else:   # "same": torch pads total d(k-1), the smaller half first
+                tot = [d[a] * (k[a] - 1) for a in (0, 1)]
+                pad = tuple((t // 2, t - t // 2) for t in tot)
+        else:
+            pad = _sym(_pair(tuple(module.padding), "padding"))
+        return k, s, pad, d, False
+    k = _pair(module.kernel_size, "kernel")
+    s = _pair(module.stride if module.stride is not None else module.kernel_size, "stride")
+    pad = _sym(_pair(module.padding, "padding"))
+    d = _pair(getattr(module, "dilation", 1), "dilation")
+    return k, s, pad, d, bool(module.ceil_mode)
+
+
+def _row(name, kind, f, k="-", s="-", p="-", d="-", aligned=True):
+    return {"name": name, "type": kind, "kernel": k, "stride": s, "padding": p, "dilation": d,
+            "output": f.shape, "jump": f.jump, "size": f.size, "start": f.start, "aligned": aligned}
+
+
+def _unsupported(name, what):
+    return ValueError(f"receptive_field cannot go through {name!r} ({what}): after it an output unit no longer "
+                      f"has a local field of view. Supported: {SUPPORTED}. Pass only the convolutional part "
+                      f"of the network (e.g. model.features).")
+
+
+def _merge(name, kind, fields, rows, misaligned):
+    """Union of the branches' fields (aligned if they have the same jumps and centres)."""
+    fields = [f for f in fields if f is not None]
+    if len(fields) == 1:
+        return fields[0]
+    shapes = {f.shape for f in fields}
+    if len(shapes) > 1 and kind != "cat":
+        shapes = {tuple(max(f.shape[a] for f in fields) for a in (0, 1))}   # broadcasting
+    size, start = [], []
+    aligned = all(f.jump == fields[0].jump and f.start == fields[0].start for f in fields)
+    for a in (0, 1):
+        lo = min(f.start[a] - (f.size[a] - 1) / 2 for f in fields)
+        hi = max(f.start[a] + (f.size[a] - 1) / 2 for f in fields)
+        size.append(int(round(hi - lo + 1)))
+        start.append((lo + hi) / 2)
+    jump = tuple(max(f.jump[a] for f in fields) for a in (0, 1))
+    out = _Field(tuple(size), jump, tuple(start), next(iter(shapes)))
+    rows.append(_row(name, kind, out, aligned=aligned))
+    if not aligned:
+        misaligned.append(name)
+        detail = "; ".join(f"jump {f.jump}, centre of unit 0 at {f.start}, size {f.size}" for f in fields)
+        msg = (f"branches merged at {name!r} do not look at aligned input regions ({detail}). "
+               f"The reported field is the union for unit 0")
+        msg += (", and it is exact for every unit." if len({f.jump for f in fields}) == 1 else
+                "; with different jumps it changes from unit to unit.")
+        warnings.warn(msg, ReceptiveFieldWarning, stacklevel=4)
+    return out
+
+
+def _slice_field(f: _Field, index, name, rows):
+    """x[..., a:b:s, c:d:t] on an (N, C, H, W) tensor."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    if Ellipsis in index:
+        i = index.index(Ellipsis)
+        index = index[:i] + (slice(None),) * (4 - len(index) + 1) + index[i + 1:]
+    index = index + (slice(None),) * (4 - len(index))
+    if len(index) != 4 or not all(isinstance(x, slice) for x in index):
+        raise _unsupported(name, f"indexing with {index!r}")
+    size, jump, start, shape = list(f.size), [], [], []
+    for a, sl in enumerate(index[2:]):
+        lo, hi, step = sl.indices(f.shape[a])
+        jump.append(f.jump[a] * step)
+        start.append(f.start[a] + lo * f.jump[a])
+        shape.append(len(range(lo, hi, step)))
+    out = _Field(tuple(size), tuple(jump), tuple(start), tuple(shape))
+    rows.append(_row(name, "slice", out, s=tuple(sl.step or 1 for sl in index[2:])))
+    return out
+
+
+def _pad_field(f: _Field, pad, name, kind, rows):
+    """Padding (left, right, top, bottom) shifts unit 0 and grows the map; the field itself is unchanged."""
+    left, right, top, bottom = (list(pad) + [0, 0, 0, 0])[:4]
+    start = (f.start[0] - top * f.jump[0], f.start[1] - left * f.jump[1])
+    out = _Field(f.size, f.jump, start, (f.shape[0] + top + bottom, f.shape[1] + left + right))
+    rows.append(_row(name, kind, out, p=((top, bottom), (left, right))))
+    return out
+
+
+def _propagate(gm: torch.fx.GraphModule, input_size: tuple):
+    """Walk the traced graph once: a _Field per node (None for non-spatial constants), rows for the table."""
+    modules = dict(gm.named_modules())
+    fields, rows, misaligned = {}, [], []
+    placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    if len(placeholders) != 1:
+        raise ValueError(f"receptive_field needs a model with exactly one input tensor, "
+                         f"this one takes {len(placeholders)}.")
+    out_field = None
+    for node in gm.graph.nodes:
+        name = node.name
+        if node.op == "placeholder":
+            fields[node] = _Field((1, 1), (1, 1), (0.0, 0.0), input_size)
+            continue
+        if node.op == "get_attr":
+            fields[node] = None
+            continue
+        if node.op == "output":
+            arg = node.args[0]
+            if not isinstance(arg, torch.fx.Node):
+                raise ValueError("receptive_field needs a model that returns one tensor, not a tuple or dict.")
+            out_field = fields[arg]
+            break
+        args = [a for a in node.args if isinstance(a, torch.fx.Node)]
+        tensor_args = [fields[a] for a in args]
+        if node.op == "call_module":
+            m = modules[node.target]
+            f = fields[node.args[0]]
+            name = node.target
+            if f is None:
+                raise _unsupported(name, type(m).__name__ + " on a non-spatial tensor")
+            if isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+                k, s, p, d, ceil = _geometry(m, f)
+                new = _conv_like(f, k, s, p, d, ceil)
+                pad = p[0][0] if p[0] == p[1] and p[0][0] == p[0][1] else p
+                rows.append(_row(name, type(m).__name__, new, k, s, pad, d))
+            elif isinstance(m, ELEMENTWISE_MODULES):
+                new = f
+                rows.append(_row(name, type(m).__name__, new))
+            elif isinstance(m, PADDING_MODULES):
+                new = _pad_field(f, m.padding, name, type(m).__name__, rows)
+            elif isinstance(m, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
+                target = tuple(o if o is not None else f.shape[a] for a, o in
+                               enumerate(_pair(m.output_size, "output_size") if not isinstance(m.output_size, tuple)
+                                         else m.output_size))
+                if target != tuple(f.shape):
+                    raise _unsupported(name, f"{type(m).__name__} from {f.shape} to {target}; only an adaptive "
+                                             f"pool that keeps the size is an identity")
+                new = f
+                rows.append(_row(name, type(m).__name__, new))
+            else:
+                raise _unsupported(name, type(m).__name__)
+        elif node.op == "call_function":
+            fn = node.target
+            if fn in ELEMENTWISE_FUNCTIONS:
+                new = tensor_args[0]
+                rows.append(_row(name, getattr(fn, "__name__", str(fn)), new))
+            elif fn in MERGE_FUNCTIONS:
+                new = _merge(name, "add" if fn not in (operator.mul, torch.mul) else "mul", tensor_args, rows,
+                             misaligned)
+            elif fn is torch.cat:
+                dim = node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else 0)
+                if dim not in (1, -3):
+                    raise _unsupported(name, f"torch.cat along dim {dim}; only channel concatenation (dim=1)")
+                new = _merge(name, "cat", [fields[a] for a in node.args[0]], rows, misaligned)
+            elif fn is operator.getitem and tensor_args and tensor_args[0] is not None:
+                new = _slice_field(tensor_args[0], node.args[1], name, rows)
+            elif fn is F.pad:
+                pad = node.args[1] if len(node.args) > 1 else node.kwargs["pad"]
+                new = _pad_field(tensor_args[0], pad, name, "pad", rows)
+            else:
+                raise _unsupported(name, f"function {getattr(fn, '__name__', fn)}")
+        elif node.op == "call_method":
+            if node.target in ELEMENTWISE_METHODS:
+                new = tensor_args[0]
+                rows.append(_row(name, node.target, new))
+            elif node.target in MERGE_METHODS:
+                new = _merge(name, node.target, tensor_args, rows, misaligned)
+            else:
+                raise _unsupported(name, f"method .{node.target}()")
+        else:   # pragma: no cover - fx has no other node kinds
+            raise _unsupported(name, node.op)
+        if new is not None and min(new.shape) < 1:
+            raise ValueError(f"the input {input_size} is too small: after {name!r} the feature map is "
+                             f"{new.shape}; use a larger input_size.")
+        fields[node] = new
+    if out_field is None:
+        raise ValueError("the model's output does not depend on its input.")
+    return out_field, rows, misaligned
+
+
+def receptive_field(model: nn.Module, input_size) -> ReceptiveField:
+    """Exact theoretical receptive field of the model's output units, for an input of size input_size = (H, W).
+
+    Traces `model` with torch.fx and applies, per layer and per axis, with k' = d(k-1)+1:
+    r_l = r_{l-1} + (k'_l - 1)·j_{l-1},  j_l = j_{l-1}·s_l,  start_l = start_{l-1} + ((k'_l - 1)/2 - p_l)·j_{l-1}
+    from r_0 = 1, j_0 = 1, start_0 = 0. Branches that are added or concatenated take the union of their fields;
+    if they have different jumps or centres the merge is listed in `misaligned` and a ReceptiveFieldWarning
+    is issued. BatchNorm is treated as element-wise (eval mode).
+    """
+    _check_model(model)
+    input_size = _pair(input_size, "input_size")
+    if min(input_size) < 1:
+        raise ValueError(f"input_size must be positive, got {input_size}.")
+    out, rows, misaligned = _propagate(_trace(model), input_size)
+    return ReceptiveField(out.size, out.jump, out.start, out.shape, input_size, rows, misaligned)
+
+
+# ---------------------------------------------------------------------------- empirical (gradients)
+class _PositiveWindow(nn.Module):
+    """A Conv2d/pooling window with every weight 1/(k_h·k_w), applied to the sum over channels: x (N,C,H,W) -> (N,1,H',W').
+
+    All weights positive and no nonlinearity, so no contribution can cancel another: the gradient of an
+    output unit is non-zero exactly on the input pixels that some path connects to it.
+    """
+
+    def __init__(self, k, s, pad, d, padding_mode="zeros", out_shape=None):
+        super().__init__()
+        self.k, self.s, self.pad, self.d, self.mode, self.out_shape = k, s, pad, d, padding_mode, out_shape
+
+    def forward(self, x):
+        x = x.sum(1, keepdim=True)
+        (top, bottom), (left, right) = self.pad
+        x = F.pad(x, (left, right, top, bottom), mode="constant" if self.mode == "zeros" else self.mode)
+        weight = torch.full((1, 1, *self.k), 1.0 / (self.k[0] * self.k[1]), dtype=x.dtype, device=x.device)
+        if self.out_shape is not None:   # ceil_mode: extra zero rows/columns at the end so the last window fits
+            need = [(self.out_shape[a] - 1) * self.s[a] + self.d[a] * (self.k[a] - 1) + 1 - x.shape[2 + a]
+                    for a in (0, 1)]
+            x = F.pad(x, (0, max(need[1], 0), 0, max(need[0], 0)))
+        return F.conv2d(x, weight, stride=self.s, dilation=self.d)
+
+
+def _identity(x, *args, **kwargs):
+    return x
+
+
+def positive_twin(model: nn.Module, input_size) -> torch.fx.GraphModule:
+    """A float64 copy of `model`'s graph in which no input pixel can be hidden from an output unit.
+
+    Every Conv2d/MaxPool2d/AvgPool2d becomes a window of positive weights 1/(k_h·k_w) on the channel sum
+    (same kernel, stride, padding, dilation, padding mode), element-wise layers (activations, BatchNorm,
+    Dropout) become identities; additions, concatenations, slicing and padding are kept. Feed it ones.
+    """
+    _check_model(model)
+    input_size = _pair(input_size, "input_size")
+    gm = _trace(model)
+    with warnings.catch_warnings():                 # receptive_field already warns about misaligned branches
+        warnings.simplefilter("ignore", ReceptiveFieldWarning)
+        _, rows, _ = _propagate(gm, input_size)     # validates: raises on unsupported layers
+    shapes = {r["name"]: r["output"] for r in rows}
+    gm = copy.deepcopy(gm)
+    modules = dict(gm.named_modules())
+    for node in gm.graph.nodes:
+        if node.op == "call_module":
+            m = modules[node.target]
+            if isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+                k, s, pad, d, ceil = _geometry(m, None)
+                twin = _PositiveWindow(k, s, pad, d, getattr(m, "padding_mode", "zeros"),
+                                       shapes[node.target] if ceil else None)
+            elif isinstance(m, ELEMENTWISE_MODULES + (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
+                twin = nn.Identity()
+            else:
+                continue                                 # padding layers keep their geometry
+            parent, _, attr = node.target.rpartition(".")
+            setattr(gm.get_submodule(parent) if parent else gm, attr, twin)
+        elif node.op == "call_function" and node.target in ELEMENTWISE_FUNCTIONS:
+            node.target = _identity
+        elif node.op == "call_method" and node.target in ELEMENTWISE_METHODS:
+            node.op, node.target = "call_function", _identity
+    gm.recompile()
+    return gm.double().eval()
+
+
+class EmpiricalField:
+    """What `empirical_receptive_field` returns; unpacks as `size, mask = ...`.
+
+    size: (h, w) extent (bounding box) of the pixels whose gradient is non-zero; mask: (H, W) bool tensor;
+    unit: (row, col) of the output unit; box: (top, left, bottom, right) inclusive; gradient: (H, W) float64;
+    clipped: True when the box touches the image border (padding has cut the field, so size can be smaller
+    than the theoretical one).
+    """
+
+    def __init__(self, mask, gradient, unit):
+        self.mask, self.gradient, self.unit = mask, gradient, unit
+        rows, cols = torch.nonzero(mask.any(1)).flatten(), torch.nonzero(mask.any(0)).flatten()
+        self.box = (int(rows[0]), int(cols[0]), int(rows[-1]), int(cols[-1]))
+        self.size = (self.box[2] - self.box[0] + 1, self.box[3] - self.box[1] + 1)
+        h, w = mask.shape
+        self.clipped = self.box[0] == 0 or self.box[1] == 0 or self.box[2] == h - 1 or self.box[3] == w - 1
+
+    def __iter__(self):
+        return iter((self.size, self.mask))
+
+    def __repr__(self) -> str:
+        return (f"EmpiricalField(size={self.size}, unit={self.unit}, box={self.box}, clipped={self.clipped}, "
+                f"{int(self.mask.sum())} pixels)")
+
+
+def empirical_receptive_field(model: nn.Module, input_size, unit=None) -> EmpiricalField:
+    """Support of ∂y_unit/∂x: the input pixels that can influence one output unit, measured by autograd.
+
+    Runs `positive_twin(model)` on x = ones (1, 1, H, W) in float64, back-propagates from output unit
+    `unit` = (row, col) (default: the centre unit, (H_out // 2, W_out // 2)) summed over channels, and returns
+    the non-zero pixels. Near the border padding clips the field; pick an input large enough for the unit's
+    field to lie inside it (then `size` equals `receptive_field(model, input_size).size` exactly).
+    """
+    twin = positive_twin(model, input_size)
+    input_size = _pair(input_size, "input_size")
+    x = torch.ones(1, 1, *input_size, dtype=torch.float64, requires_grad=True)
+    y = twin(x)
+    h_out, w_out = y.shape[-2:]
+    unit = (h_out // 2, w_out // 2) if unit is None else _pair(unit, "unit")
+    if not (0 <= unit[0] < h_out and 0 <= unit[1] < w_out):
+        raise ValueError(f"unit {unit} is outside the output map {h_out}×{w_out}; rows and columns start at 0.")
+    y[0, :, unit[0], unit[1]].sum().backward()
+    gradient = x.grad[0, 0]
+    return EmpiricalField(gradient > 0, gradient, unit)
+
+
+# ---------------------------------------------------------------------------- effective receptive field
+@dataclass
+class EffectiveField:
+    """What `effective_receptive_field` returns.
+
+    map: (H, W) float64, mean |∂y_centre/∂x| normalised to sum 1; std: (h, w) standard deviation of its row and
+    column marginals, in pixels; theoretical: (h, w) size from `receptive_field`; unit: the output unit used.
+    """
+    map: torch.Tensor
+    std: tuple
+    theoretical: tuple
+    unit: tuple
+
+    def extent(self, mass: float = 0.95) -> tuple:
+        """(h, w): width of the smallest window around the marginal's peak holding `mass` of it, per axis."""
+        if not 0 < mass <= 1:
+            raise ValueError(f"mass is a fraction in (0, 1], got {mass!r}.")
+        out = []
+        for marginal in (self.map.sum(1), self.map.sum(0)):
+            centre, best = int(marginal.argmax()), None
+            for half in range(len(marginal)):
+                lo, hi = max(centre - half, 0), min(centre + half + 1, len(marginal))
+                if marginal[lo:hi].sum() >= mass - 1e-12:
+                    best = hi - lo
+                    break
+            out.append(best)
+        return tuple(out)
+
+    def fraction(self, mass: float = 0.95) -> tuple:
+        """extent(mass) / theoretical size, per axis: how much of the theoretical field does the work."""
+        return tuple(e / t for e, t in zip(self.extent(mass), self.theoretical))
+
+
+def _first_in_channels(model: nn.Module):
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            return m.in_channels
+    return None
+
+
+def effective_receptive_field(model: nn.Module, input_size, n_inits: int = 4, n_inputs: int = 8,
+                              init: str = "random", seed: int = 0, in_channels: int | None = None) -> EffectiveField:
+    """Effective receptive field after Luo et al. (2016): mean |∂y/∂x| of the centre output unit.
+
+    For each of n_inits initialisations (init="random": every submodule's reset_parameters under seed+i;
+    init="uniform": every Conv2d weight = 1/(C_in·k_h·k_w), biases 0, deterministic) the model, in eval mode
+    on a deep copy, gets n_inputs inputs x ~ N(0, 1) of shape (in_channels, H, W); the gradient of the centre unit
+    (summed over channels) is taken for each input, |·| summed over input channels, averaged, normalised to sum 1.
+    """
+    _check_model(model)
+    input_size = _pair(input_size, "input_size")
+    if init not in ("random", "uniform"):
+        raise ValueError(f"init must be 'random' or 'uniform', got {init!r}.")
+    for value, name in ((n_inits, "n_inits"), (n_inputs, "n_inputs")):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}.")
+    theory = receptive_field(model, input_size)
+    in_channels = in_channels or _first_in_channels(model)
+    if in_channels is None:
+        raise ValueError("the model has no Conv2d to read the number of input channels from; pass in_channels.")
+    net = copy.deepcopy(model).eval()
+    generator = torch.Generator().manual_seed(seed)
+    total = torch.zeros(input_size, dtype=torch.float64)
+    unit = (theory.output_shape[0] // 2, theory.output_shape[1] // 2)
+    for i in range(n_inits):
+        with torch.no_grad():
+            if init == "random":
+                with torch.random.fork_rng(devices=[]):     # leave the caller's random stream untouched
+                    torch.manual_seed(seed + i)
+                    for m in net.modules():
+                        if hasattr(m, "reset_parameters") and m is not net:
+                            m.reset_parameters()
+            else:
+                for m in net.modules():
+                    if isinstance(m, nn.Conv2d):
+                        m.weight.fill_(1.0 / m.weight[0].numel())
+                        if m.bias is not None:
+                            m.bias.zero_()
+        x = torch.randn(n_inputs, in_channels, *input_size, generator=generator).requires_grad_(True)
+        y = net(x)
+        y[:, :, unit[0], unit[1]].sum().backward()
+        total += x.grad.abs().sum(1).mean(0).double()
+    if not total.sum() > 0:
+        raise ValueError("the centre unit's gradient is zero for every input and initialisation (dead ReLUs?); "
+                         "use more channels, more n_inits, or init='uniform'.")
+    erf = total / total.sum()
+    std = []
+    for marginal in (erf.sum(1), erf.sum(0)):
+        pos = torch.arange(len(marginal), dtype=torch.float64)
+        mean = (marginal * pos).sum()
+        std.append(float(((pos - mean) ** 2 * marginal).sum().sqrt()))
+    return EffectiveField(erf, tuple(std), theory.size, unit)
+
+
+# ---------------------------------------------------------------------------- an object bigger than the field
+def two_dot_task(n: int, size: int = 16, gap: int = 6, noise: float = 0.1, seed: int = 0):
+    """A task whose label depends only on a pattern of extent gap + 1 pixels: two bright dots `gap` apart.
+
+    Returns images (n, 1, size, size) float32 and labels (n,) int64: label 0 = the second dot is `gap` rows
+    below the first, label 1 = `gap` columns to the right. Positions wrap around (a torus), so each dot on its
+    own looks the same in both classes: only a unit that sees both dots at once can tell the classes apart.
+    Pixels: 1 at each dot plus Gaussian noise of standard deviation `noise`.
+    """
+    for value, name in ((n, "n"), (size, "size"), (gap, "gap")):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}.")
+    if not 0 < gap < size:
+        raise ValueError(f"gap must be between 1 and size - 1 = {size - 1}, got {gap}.")
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 2, (n,), generator=g)
+    row, col = torch.randint(0, size, (n,), generator=g), torch.randint(0, size, (n,), generator=g)
+    images = noise * torch.randn(n, 1, size, size, generator=g)
+    index = torch.arange(n)
+    images[index, 0, row, col] += 1.0
+    row2 = torch.where(labels == 0, (row + gap) % size, row)
+    col2 = torch.where(labels == 1, (col + gap) % size, col)
+    images[index, 0, row2, col2] += 1.0
+    return images, labels
