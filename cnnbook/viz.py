@@ -380,6 +380,18 @@ def plot_cam_grid(images, maps: dict, boxes: dict | None = None, true_boxes=None
     return fig
 
 
+def _finish_lines(fig, ax, xlabel: str, ylabel: str, ylim: tuple, title: str):
+    """Label, bound, grid and title a line plot with a legend; returns the figure."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(*ylim)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
 def plot_threshold_sensitivity(thresholds, scores: dict, title: str = ""):
     """Box accuracy (IoU >= 0.5) against the threshold (fraction of the map's max) that cuts out the box.
 
@@ -389,14 +401,8 @@ def plot_threshold_sensitivity(thresholds, scores: dict, title: str = ""):
     styles = ["-o", "-s", "-^", "--", ":"]
     for (name, values), style in zip(scores.items(), styles * 3):
         ax.plot(_as_numpy(thresholds), 100 * _as_numpy(values), style, label=name, markersize=4)
-    ax.set_xlabel("threshold (fraction of the heat map's maximum)")
-    ax.set_ylabel("box accuracy, IoU ≥ 0.5 (%)")
-    ax.set_ylim(0, 100)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return _finish_lines(fig, ax, "threshold (fraction of the heat map's maximum)", "box accuracy, IoU ≥ 0.5 (%)",
+                         (0, 100), title)
 
 
 def plot_deletion_curves(fractions, curves: dict, title: str = ""):
@@ -407,14 +413,7 @@ def plot_deletion_curves(fractions, curves: dict, title: str = ""):
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for name, values in curves.items():
         ax.plot(_as_numpy(fractions) * 100, _as_numpy(values), label=name)
-    ax.set_xlabel("pixels deleted, hottest first (%)")
-    ax.set_ylabel("mean p(target class)")
-    ax.set_ylim(0, 1)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return _finish_lines(fig, ax, "pixels deleted, hottest first (%)", "mean p(target class)", (0, 1), title)
 
 
 # ---------------------------------------------------------------------------- chapter 7

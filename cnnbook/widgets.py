@@ -35,6 +35,19 @@ def show(out: widgets.Output, text: str, fig=None) -> None:
         plt.close(fig)
 
 
+def wire(rows, draw, out: widgets.Output) -> widgets.VBox:
+    """Lay out an explorer: `rows` of controls above `out`; redraw whenever a control's value changes.
+
+    rows: list of lists of widgets (one HBox per list); draw(): redraws into `out` via `show`.
+    Draws once now, so the explorer opens with a picture.
+    """
+    for row in rows:
+        for control in row:
+            control.observe(draw, names="value")
+    draw()
+    return widgets.VBox([widgets.HBox(list(row)) for row in rows] + [out])
+
+
 # ---------------------------------------------------------------------------- chapter 1
 def conv_explorer(image: torch.Tensor) -> widgets.VBox:
     """Pick a kernel, stride, padding and dilation; see the output of conv2d on `image` (H, W)."""
@@ -54,10 +67,7 @@ def conv_explorer(image: torch.Tensor) -> widgets.VBox:
         show(out, f"output {y.shape[0]}×{y.shape[1]}  (stride {stride.value}, padding {padding.value}, "
                   f"dilation {dilation.value})", fig)
 
-    for control in (kernel, stride, padding, dilation):
-        control.observe(draw, names="value")
-    draw()
-    return widgets.VBox([widgets.HBox([kernel, stride]), widgets.HBox([padding, dilation]), out])
+    return wire([[kernel, stride], [padding, dilation]], draw, out)
 
 # ---------------------------------------------------------------------------- chapters 2-4
 def _check_batch(images, labels) -> None:
@@ -88,9 +98,7 @@ def prediction_explorer(model: torch.nn.Module, images: torch.Tensor, labels: to
                                   title=f"test image {index.value}: the model is {verdict}")
         show(out, f"true {label}, predicted {int(probs.argmax())} ({probs.max().item():.1%})", fig)
 
-    index.observe(draw, names="value")
-    draw()
-    return widgets.VBox([index, out])
+    return wire([[index]], draw, out)
 
 
 def feature_map_explorer(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor | None = None,
@@ -119,10 +127,7 @@ def feature_map_explorer(model: torch.nn.Module, images: torch.Tensor, labels: t
         show(out, f"layer {layer.value + 1}: {acts[layer.value].shape[1]} channels of "
                   f"{maps.shape[1]}×{maps.shape[2]}", fig)
 
-    layer.observe(draw, names="value")
-    channel.observe(draw, names="value")
-    draw()
-    return widgets.VBox([widgets.HBox([layer, channel]), out])
+    return wire([[layer, channel]], draw, out)
 
 
 def pooling_explorer(image: torch.Tensor) -> widgets.VBox:
@@ -142,10 +147,7 @@ def pooling_explorer(image: torch.Tensor) -> widgets.VBox:
         show(out, f"{kind.value} pooling {size.value}×{size.value}, stride {stride.value}: "
                   f"{image.shape[0]}×{image.shape[1]} -> {pooled.shape[0]}×{pooled.shape[1]}", fig)
 
-    for control in (kind, size, stride):
-        control.observe(draw, names="value")
-    draw()
-    return widgets.VBox([widgets.HBox([kind, size, stride]), out])
+    return wire([[kind, size, stride]], draw, out)
 
 
 # ---------------------------------------------------------------------------- chapter 5
@@ -176,10 +178,7 @@ def receptive_field_explorer(model: torch.nn.Module, image: torch.Tensor) -> wid
         show(out, f"layer {layer.value} ({h}×{w} units): unit {unit} sees rows {box[0]:g}..{box[2]:g}, "
                   f"columns {box[1]:g}..{box[3]:g} (outside 0..{image.shape[0] - 1} is padding)", fig)
 
-    for control in (layer, row, col):
-        control.observe(draw, names="value")
-    draw()
-    return widgets.VBox([widgets.HBox([layer]), widgets.HBox([row, col]), out])
+    return wire([[layer], [row, col]], draw, out)
 
 # ---------------------------------------------------------------------------- chapter 6
 def cam_explorer(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, layers: dict,
@@ -216,10 +215,7 @@ def cam_explorer(model: torch.nn.Module, images: torch.Tensor, labels: torch.Ten
         show(out, f"label {int(labels[index.value])}, predicted {int(probs.argmax())}, "
                   f"p(class {c}) = {probs[c].item():.1%}", fig)
 
-    for control in (index, target, method):
-        control.observe(draw, names="value")
-    draw()
-    return widgets.VBox([widgets.HBox([index, target, method]), out])
+    return wire([[index, target, method]], draw, out)
 
 
 # ---------------------------------------------------------------------------- chapter 7
@@ -247,7 +243,4 @@ def depth_explorer(images: torch.Tensor, labels: torch.Tensor) -> widgets.VBox:
                              title=f"{name}: first/last layer gradient ratio {norms[0] / norms[-1]:.3g}")
         show(out, f"{name}: {s.total_params:,} parameters, {s.total_macs:,} MACs per image", fig)
 
-    for control in (depth, residual, batch_norm):
-        control.observe(draw, names="value")
-    draw()
-    return widgets.VBox([widgets.HBox([depth, residual, batch_norm]), out])
+    return wire([[depth, residual, batch_norm]], draw, out)
