@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 import torch
 
 
@@ -28,12 +29,14 @@ def show_matrix(ax, values, title: str = "", signed: bool = False, annotate: boo
         im = ax.imshow(v, cmap="RdBu_r", vmin=-lim, vmax=lim)
     else:
         im = ax.imshow(v, cmap="cividis")
-    if annotate:
+    if annotate:  # white text on the dark cells: low end of cividis, both ends of RdBu
         mid = (v.max() + v.min()) / 2
         for (i, j), number in np.ndenumerate(v):
-            dark_cell = number < mid if not signed else abs(number) < 0.5 * np.abs(v).max()
+            dark_cell = abs(number) > 0.5 * np.abs(v).max() if signed else number < mid
             ax.text(j, i, fmt.format(number), ha="center", va="center", fontsize=8,
-                    color="white" if (dark_cell and not signed) else "black")
+                    color="white" if dark_cell else "black")
+    for axis in (ax.xaxis, ax.yaxis):  # rows and columns are whole numbers
+        axis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(title)
     ax.set_xlabel("column j")
     ax.set_ylabel("row i")
