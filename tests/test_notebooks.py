@@ -75,6 +75,24 @@ def test_ignored_outputs_are_only_timings_and_carry_an_assert(path):
             assert "assert" in src, f"{path.name}: a cell ignored by nbval asserts nothing:\n{src[:300]}"
 
 
+BOOK_NOTEBOOKS = [p for p in NOTEBOOKS if "assignments" not in p.parts]
+
+
+@pytest.mark.parametrize("path", BOOK_NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_figure_has_alt_text(path):
+    """A screen-reader user of the HTML book hears a figure's alt text; without it the book says the file name.
+    Alt text lives in the cell metadata `mystnb.image.alt`, which myst-nb puts on the <img>."""
+    nb = json.loads(path.read_text())
+    for n, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code" or not any("image/png" in o.get("data", {}) for o in cell["outputs"]):
+            continue
+        alt = cell.get("metadata", {}).get("mystnb", {}).get("image", {}).get("alt", "")
+        first = "".join(cell["source"]).strip().splitlines()[0]
+        assert len(alt.split()) >= 12, (
+            f"{path.name} cell {n} ({first!r}) draws a figure without a describing alt text "
+            f"(got {alt!r}); set cell metadata mystnb.image.alt to a sentence or two on what the figure shows")
+
+
 def test_pytest_runs_notebooks_in_strict_mode():
     opts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
     assert "--nbval " in opts["addopts"] + " " and "--nbval-lax" not in opts["addopts"]
