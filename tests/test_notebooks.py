@@ -93,6 +93,16 @@ def test_every_figure_has_alt_text(path):
             f"(got {alt!r}); set cell metadata mystnb.image.alt to a sentence or two on what the figure shows")
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_stored_widget_state(path):
+    """Saved widget state makes the HTML book load the widget JavaScript from a CDN, which breaks the
+    offline book; the explorers are for JupyterLab, and each is followed by a static figure."""
+    nb = json.loads(path.read_text())
+    assert "widgets" not in nb.get("metadata", {}), (
+        f"{path.name} stores widget state; re-run it with "
+        f"--ExecutePreprocessor.store_widget_state=False (see README, 'Editing a notebook')")
+
+
 def test_pytest_runs_notebooks_in_strict_mode():
     opts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
     assert "--nbval " in opts["addopts"] + " " and "--nbval-lax" not in opts["addopts"]
