@@ -67,8 +67,8 @@ def _grid(n: int, ncols: int, panel: float = 1.1, extra_height: float = 0.6):
     """A figure with exactly n axes laid out in rows of ncols (unused cells removed)."""
     ncols = max(1, min(ncols, n))
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(panel * ncols + 0.4, panel * nrows + extra_height),
-                             squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel * ncols + 0.4, (panel + 0.3) * nrows + extra_height),
+                             squeeze=False)  # + 0.3 inch per row leaves room for the panel titles
     for ax in axes.flat[n:]:
         ax.remove()
     return fig, list(axes.flat[:n])
