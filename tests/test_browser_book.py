@@ -40,6 +40,16 @@ CONSOLE_ALLOW: list[tuple[str, str]] = [
      "buttons) config is touched and nothing the reader sees changes."),
 ]
 
+# Report entries that must be empty (lists) or zero (counts) on every page, and what a non-empty one means.
+PAGE_PROBLEMS = [
+    ("broken_images", "images not loaded"),
+    ("no_alt", "images without a describing alt text"),
+    ("untypeset", "math elements not typeset"),
+    ("mjx_errors", "MathJax errors"),
+    ("raw_tex", "raw TeX delimiters in the text"),
+    ("blocks_without_copy_button", "code blocks without a copy button"),
+]
+
 # Runs in the page after it loaded: waits for pending images and for MathJax, then reports what a reader sees.
 PAGE_REPORT_JS = """
 async () => {
@@ -187,20 +197,10 @@ def test_every_page_reads_correctly_offline(offline, book_html, server):
             page.wait_for_url(urljoin(server + rel, target), wait_until="load")
         report = page.evaluate(PAGE_REPORT_JS)
         reports[rel] = report
-        if report["broken_images"]:
-            found.append(f"images not loaded: {report['broken_images']}")
-        if report["no_alt"]:
-            found.append(f"images without a describing alt text: {report['no_alt']}")
+        found += [f"{what}: {report[key] if isinstance(report[key], int) else report[key][:3]}"
+                  for key, what in PAGE_PROBLEMS if report[key]]
         if report["math"] and not report["mathjax_loaded"]:
             found.append("page has math but MathJax did not load")
-        if report["untypeset"]:
-            found.append(f"{len(report['untypeset'])} math elements not typeset, e.g. {report['untypeset'][:3]}")
-        if report["mjx_errors"]:
-            found.append(f"MathJax errors: {report['mjx_errors'][:3]}")
-        if report["raw_tex"]:
-            found.append(f"raw TeX delimiters in the text: {report['raw_tex'][:3]}")
-        if report["blocks_without_copy_button"]:
-            found.append(f"{report['blocks_without_copy_button']} code blocks without a copy button")
         if report["code_cells"] and not report["code_blocks"]:
             found.append("code cells are not highlighted code blocks")
         new_errors = [e for e in offline.console_errors[errors_before:]
