@@ -1,8 +1,9 @@
 """Training: seeds, one plain training loop, and how to score a classifier.
 
 Used from chapter 3 on. `fit` is the loop every chapter shares: shuffle, forward, loss, backward, step,
-and after each epoch a row of history (loss, training accuracy, test accuracy, seconds).
-With `set_seed`, the same call on the same machine gives the same numbers.
+for a number of epochs or of steps, and after each pass over the data a row of history (loss, training
+accuracy, test accuracy, seconds). With `set_seed`, the same call on the same machine gives the same
+numbers; on another machine they differ in the last digits (see `set_seed` and `cnnbook.measure`).
 """
 
 from __future__ import annotations
@@ -18,11 +19,19 @@ from tqdm.auto import tqdm
 
 
 def set_seed(seed: int = 0, threads: int = 1) -> None:
-    """Seed Python, NumPy and torch, make torch deterministic (CPU and CUDA), and fix its CPU thread count.
+    """Seed every random generator a chapter uses and make torch's kernels deterministic.
 
-    The thread count changes the order in which sums are reduced, hence the last digits of results, so
-    it is fixed too: 1 by default, which gives the same numbers on any machine and keeps parallel test
-    workers from fighting over cores. Pass threads=2 or more to trade that for speed.
+    The globals it sets, all process-wide: Python's `random` and NumPy's global generator (seeded),
+    torch's default generators on CPU and CUDA (seeded), `torch.use_deterministic_algorithms(True)`,
+    `torch.backends.cudnn.benchmark = False`, `torch.set_num_threads(threads)`, and the environment
+    variable CUBLAS_WORKSPACE_CONFIG (deterministic cuBLAS; only if it is not set already).
+
+    What that buys: the same notebook run twice *on one machine* prints the same numbers. What it cannot
+    buy: the same numbers on another machine. Another CPU (or torch's other kernels for it, or a GPU)
+    rounds the last bits of floating-point sums differently, and training amplifies those bits, even in
+    float64 and on one thread. The book therefore prints results of training in the marked form of
+    `cnnbook.measure.approx` and checks that they lie in a stated band. One thread is the default because
+    the thread count changes the order of sums too, and because parallel test workers share the cores.
     """
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}.")
@@ -62,7 +71,7 @@ def _check_data(data, name: str):
 @torch.no_grad()
 def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 500, device=None) -> torch.Tensor:
     """Predicted class of each image: (N, ...) -> int64 (N,). Puts the model in eval mode."""
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    device = torch.device(device) if device is not None else _model_device(model)
     model.eval()
     preds = [model(images[i:i + batch_size].to(device)).argmax(1).cpu() for i in range(0, len(images), batch_size)]
     return torch.cat(preds)
@@ -82,37 +91,57 @@ def confusion_matrix(labels: torch.Tensor, preds: torch.Tensor, num_classes: int
     return torch.bincount(index, minlength=num_classes ** 2).reshape(num_classes, num_classes)
 
 
-def fit(model: nn.Module, train_data, test_data=None, epochs: int = 1, batch_size: int = 64, lr: float = 1e-3,
-        optimizer: str = "adam", weight_decay: float = 0.0, seed: int = 0, device=None,
-        progress: bool = True) -> list[dict]:
+def fit(model: nn.Module, train_data, test_data=None, epochs: int | None = None, steps: int | None = None,
+        batch_size: int = 64, lr: float = 1e-3, optimizer: str = "adam", momentum: float = 0.9,
+        weight_decay: float = 0.0, seed: int = 0, device=None, progress: bool = True) -> list[dict]:
     """Train `model` with cross-entropy on train_data = (images, labels); returns the history.
 
-    images: (N, C, H, W) float; labels: (N,) int64. optimizer: "adam" or "sgd" (momentum 0.9).
-    One history row per epoch: {"epoch", "loss", "train_acc", "test_acc", "seconds"}. "loss" and
-    "train_acc" are running means over the epoch's batches (what Keras prints); "test_acc" is measured
-    after the epoch with `evaluate` (None without test_data).
+    images: (N, C, H, W) float; labels: (N,) int64. Give exactly one of `epochs` (full passes over the
+    data, the last batch of each pass may be smaller) or `steps` (mini-batches in all, the last pass may
+    be cut short). optimizer: "adam", or "sgd" with `momentum` (0 for plain SGD).
+
+    The device: the model stays where the caller put it (`model.to(device)` first), and each batch is
+    moved there; pass `device=` to move the model before training. Batches are shuffled by a
+    `torch.Generator` seeded with `seed`; the global random state is not touched (the model's initial
+    weights are the caller's business: seed before building it).
+
+    One history row per pass: {"epoch", "steps", "loss", "train_acc", "test_acc", "seconds", "losses"}.
+    "loss" and "train_acc" are running means over that pass's batches (what Keras prints), "losses" the
+    loss of every batch, "test_acc" accuracy after the pass with `evaluate` (None without test_data).
     """
     x_train, y_train = _check_data(train_data, "train_data")
     test_data = _check_data(test_data, "test_data")
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}.")
+    if len(x_train) == 0:
+        raise ValueError("train_data holds no images: fit needs at least one (image, label) pair.")
+    if (epochs is None) == (steps is None):
+        raise ValueError(f"give exactly one of epochs= (passes over the data) or steps= (mini-batches), "
+                         f"got epochs={epochs!r}, steps={steps!r}.")
+    if epochs is not None:
+        _check_positive_int(epochs, "epochs", "the number of passes over the training data, e.g. epochs=5")
+    if steps is not None:
+        _check_positive_int(steps, "steps", "the number of mini-batches to train on, e.g. steps=200")
+    _check_positive_int(batch_size, "batch_size", "the number of images per mini-batch, e.g. batch_size=64")
     if optimizer not in ("adam", "sgd"):
         raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}.")
-    device = torch.device(device) if device is not None else default_device()
-    model.to(device)
+    if device is not None:
+        model.to(torch.device(device))
+    device = _model_device(model)
     params = model.parameters()
     opt = (torch.optim.Adam(params, lr=lr, weight_decay=weight_decay) if optimizer == "adam"
-           else torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay))
+           else torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay))
     loss_fn = nn.CrossEntropyLoss()
     shuffler = torch.Generator().manual_seed(seed)
-    history = []
-    steps = (len(x_train) + batch_size - 1) // batch_size
-    bar = tqdm(total=epochs * steps, desc="training", unit="batch", disable=not progress, leave=False)
-    for epoch in range(1, epochs + 1):
+    per_pass = (len(x_train) + batch_size - 1) // batch_size
+    total = epochs * per_pass if epochs is not None else steps
+    history, done = [], 0
+    bar = tqdm(total=total, desc="training", unit="batch", disable=not progress, leave=False)
+    while done < total:
         model.train()
-        start, total_loss, correct = time.perf_counter(), 0.0, 0
+        start, seen, total_loss, correct, losses = time.perf_counter(), 0, 0.0, 0, []
         order = torch.randperm(len(x_train), generator=shuffler)
         for i in range(0, len(x_train), batch_size):
+            if done == total:
+                break
             idx = order[i:i + batch_size]
             xb, yb = x_train[idx].to(device), y_train[idx].to(device)
             logits = model(xb)
@@ -120,12 +149,29 @@ def fit(model: nn.Module, train_data, test_data=None, epochs: int = 1, batch_siz
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total_loss += loss.item() * len(idx)
+            losses.append(loss.item())
+            total_loss += losses[-1] * len(idx)
             correct += (logits.argmax(1) == yb).sum().item()
+            seen += len(idx)
+            done += 1
             bar.update(1)
-        row = {"epoch": epoch, "loss": total_loss / len(x_train), "train_acc": correct / len(x_train),
-               "test_acc": evaluate(model, test_data) if test_data is not None else None,
-               "seconds": time.perf_counter() - start}
-        history.append(row)
+        history.append({"epoch": len(history) + 1, "steps": done, "loss": total_loss / seen,
+                        "train_acc": correct / seen,
+                        "test_acc": evaluate(model, test_data) if test_data is not None else None,
+                        "seconds": time.perf_counter() - start, "losses": losses})
     bar.close()
     return history
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    """The device of the model's first parameter (CPU for a model without parameters)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+    for p in model.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+def _check_positive_int(value, name: str, meaning: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive int ({meaning}), got {value!r}.")
