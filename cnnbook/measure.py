@@ -51,7 +51,7 @@ def approx(value, band: tuple[float, float], unit: str = "", digits: int = 1) ->
     if not low <= centre <= high:
         what = "mean" if isinstance(value, (list, tuple)) else "value"
         raise AssertionError(f"measured {what} {centre:.{digits + 2}f} lies outside the stated band "
-                             f"[{low}, {high}]{(' ' + unit) if unit else ''}: the claim that rests on it "
+                             f"[{low:g}, {high:g}]{(' ' + unit) if unit else ''}: the claim that rests on it "
                              f"does not hold on this machine.")
     return f"{MARK} {shown}{(' ' + unit) if unit else ''}"
 
