@@ -213,6 +213,8 @@ def test_every_page_reads_correctly_offline(offline, book_html, server):
     links: dict[str, set[str]] = {}
     for rel, report in reports.items():
         for url in report["urls"]:
+            if url == urljoin(server, "cnnbook.pdf"):
+                continue  # written next to the HTML by book/build_pdf.py, after this build; tests/test_pdf.py checks it
             if url.startswith(server):
                 base, fragment = urldefrag(url)
                 links.setdefault(base, set())
@@ -337,3 +339,33 @@ def test_exercise_solutions_stay_hidden_until_revealed(offline, book_html, serve
         body.wait_for(state="visible", timeout=5_000)
     page.close()
     assert not offline.blocked, f"tried to reach the internet: {offline.blocked}"
+
+
+def test_glossary_formula_sheet_and_index_serve_revision(offline, book_html, server):
+    """The back matter a student revises from: >= 30 glossary terms, each linking to the chapter that builds it
+    and linked from the chapters; a formula sheet of typeset formulas with links to the chapters that check
+    them; and an index page that lists the key ideas."""
+    page = offline.new_page()
+    page.goto(server + "book/glossary.html", wait_until="load")
+    terms = page.eval_on_selector_all("dl.glossary > dt", "ds => ds.map(d => d.id)")
+    chapter_links = page.eval_on_selector_all(
+        "dl.glossary > dd", "dds => dds.filter(d => d.querySelector('a[href*=\"notebooks/\"]')).length")
+    assert len(terms) >= 30 and all(t.startswith("term-") for t in terms), terms
+    assert chapter_links == len(terms), f"{len(terms) - chapter_links} glossary terms link to no chapter"
+
+    page.goto(server + "book/formulas.html", wait_until="load")
+    page.evaluate(PAGE_REPORT_JS)  # waits for MathJax
+    displays = page.eval_on_selector_all("mjx-container[display='true']", "ms => ms.length")
+    checked_in = page.eval_on_selector_all("a[href*='notebooks/']", "as => as.length")
+    assert displays >= 10 and checked_in >= displays, (displays, checked_in)
+
+    page.goto(server + "genindex.html", wait_until="load")
+    index_text = page.inner_text("main").lower()
+    for idea in ("receptive field", "grad-cam", "batch normalisation", "output size", "stride", "dropout"):
+        assert idea in index_text, f"the index does not list {idea!r}"
+
+    linked_terms = set()
+    for chapter in sorted(book_html.glob("notebooks/*.html")):
+        linked_terms |= set(re.findall(r'href="[^"]*glossary\.html#(term-[^"]+)"', chapter.read_text()))
+    assert len(linked_terms) >= 30, f"the chapters link only {len(linked_terms)} glossary terms: {sorted(linked_terms)}"
+    page.close()
