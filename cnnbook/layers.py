@@ -1,12 +1,18 @@
 """Layers: the components around the convolution, written from scratch so they can be read.
 
-Used by chapter 2. Each function computes what its `torch.nn.functional` counterpart computes:
+Used by chapter 2. Each forward function computes what its `torch.nn.functional` counterpart computes,
+and each has a backward function that returns the gradient of a loss with respect to its input, given the
+gradient `grad_out` arriving from above (the cs231n way: tests check every pair against autograd):
 
-- `max_pool2d`, `avg_pool2d`: one number per window (the windows come from `cnnbook.conv.im2col`);
-- `relu`: max(0, x), elementwise;
+- `max_pool2d` / `max_pool2d_backward`: the largest number per window; the gradient goes to that
+  number only (to the first one, in reading order, if several tie, as in torch);
+- `avg_pool2d` / `avg_pool2d_backward`: the mean per window; the gradient is shared equally;
+- `relu` / `relu_backward`: max(0, x), elementwise (NaN stays NaN, as in torch); the gradient passes
+  where x > 0;
 - `linear`: y = x W^T + b (a fully connected layer);
-- `dropout`: zero each number with probability p during training and scale the rest by 1 / (1 - p),
-  so the expectation is unchanged; the identity in evaluation.
+- `dropout` / `dropout_backward`: zero each number with probability p during training and scale the
+  rest by 1 / (1 - p), so the expectation is unchanged; the identity in evaluation. `dropout_mask` draws
+  the mask, so the backward pass can use the same one.
 """
 
 from __future__ import annotations
@@ -14,41 +20,57 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .conv import _pair as _conv_pair
+from . import _checks
 from .conv import im2col, output_size
 
 
-def _pair(value, name: str, minimum: int) -> tuple[int, int]:
-    """An int or a pair of ints -> a pair, with a teaching error for anything else (e.g. 2.5)."""
-    if not isinstance(value, (int, tuple, list)) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int or a pair of ints like (2, 2), got {value!r}.")
-    return _conv_pair(value, name, minimum)
-
-
 def _check_float(t, name: str, who: str, layout: str = "") -> None:
-    if not isinstance(t, torch.Tensor):
-        raise TypeError(f"{who} needs {name} as a torch.Tensor{layout}, got {type(t).__name__} — "
-                        f"wrap it with torch.tensor(...).")
-    if not t.is_floating_point():
-        raise TypeError(f"{who} needs a floating-point {name}, got {t.dtype} — call {name}.float() first.")
+    _checks.tensor(t, name, who, layout, floating=True)
 
 
-def _pool_windows(x, kernel_size, stride, padding, pad_value: float, who: str):
-    """Validate pooling arguments and return every window: (N, C, H_out, W_out, kH, kW)."""
-    _check_float(x, "x", who, " of shape (N, C, H, W)")
-    if x.dim() != 4:
-        hint = " — add the batch axis with x.unsqueeze(0)" if x.dim() == 3 else ""
-        raise ValueError(f"{who}: x must have shape (N, C, H, W) (4 dims), got shape {tuple(x.shape)}{hint}.")
-    kernel = _pair(kernel_size, "kernel_size", 1)
-    stride = kernel if stride is None else _pair(stride, "stride", 1)
-    padding = _pair(padding, "padding", 0)
+def _pool_geometry(x, kernel_size, stride, padding, who: str):
+    """Validate pooling arguments; return (kernel, stride, padding) as pairs."""
+    _checks.tensor(x, "x", who, "(N, C, H, W)", 4, floating=True)
+    kernel = _checks.pair(kernel_size, "kernel_size", 1, who)
+    stride = kernel if stride is None else _checks.pair(stride, "stride", 1, who)
+    padding = _checks.pair(padding, "padding", 0, who)
     for a in (0, 1):
         if padding[a] > kernel[a] // 2:
             raise ValueError(f"{who}: padding must be at most half the kernel size (as in torch), got padding "
                              f"{padding} for kernel {kernel}; use less padding or a bigger kernel.")
         output_size(x.shape[2 + a], kernel[a], stride[a], padding[a])  # clear error if the window does not fit
+    return kernel, stride, padding
+
+
+def _pool_windows(x, kernel_size, stride, padding, pad_value: float, who: str):
+    """Validate pooling arguments and return every window: (N, C, H_out, W_out, kH, kW)."""
+    kernel, stride, padding = _pool_geometry(x, kernel_size, stride, padding, who)
     xp = F.pad(x, (padding[1], padding[1], padding[0], padding[0]), value=pad_value)
     return im2col(xp, kernel, stride)
+
+
+def _check_grad_out(grad_out, x, expected_shape, who: str) -> None:
+    _checks.tensor(grad_out, "grad_out", who, floating=True)
+    if tuple(grad_out.shape) != tuple(expected_shape):
+        raise ValueError(f"{who}: grad_out must have the forward output's shape {tuple(expected_shape)}, got "
+                         f"{tuple(grad_out.shape)} — pass the gradient of the loss with respect to that output.")
+    if grad_out.dtype != x.dtype:
+        raise TypeError(f"{who}: grad_out is {grad_out.dtype} but x is {x.dtype}; call grad_out.to(x.dtype).")
+
+
+def _spread_back(grad_out, shares, x, kernel, stride, padding):
+    """Send each window's gradient back to its pixels: shares[..., u, v] is the part for tap (u, v).
+
+    grad_out: (N, C, H_out, W_out); shares: (N, C, H_out, W_out, kH, kW) weights per tap.
+    Returns dL/dx (N, C, H, W): the padded gradient, summed over overlapping windows, with the padding cut off.
+    """
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    h_out, w_out = grad_out.shape[2:]
+    grad_xp = x.new_zeros(x.shape[0], x.shape[1], x.shape[2] + 2 * ph, x.shape[3] + 2 * pw)
+    for u in range(kh):
+        for v in range(kw):
+            grad_xp[..., u: u + (h_out - 1) * sh + 1: sh, v: v + (w_out - 1) * sw + 1: sw] += grad_out * shares[..., u, v]
+    return grad_xp[..., ph: ph + x.shape[2], pw: pw + x.shape[3]]
 
 
 def max_pool2d(x: torch.Tensor, kernel_size, stride=None, padding=0) -> torch.Tensor:
@@ -61,6 +83,21 @@ def max_pool2d(x: torch.Tensor, kernel_size, stride=None, padding=0) -> torch.Te
     return windows.amax(dim=(-2, -1))
 
 
+def max_pool2d_backward(grad_out: torch.Tensor, x: torch.Tensor, kernel_size, stride=None, padding=0) -> torch.Tensor:
+    """dL/dx of max_pool2d(x, kernel_size, stride, padding): each window's gradient goes to its maximum.
+
+    grad_out: (N, C, H_out, W_out), the gradient of the loss with respect to the pooled output. If several
+    numbers of a window tie for the maximum, the first in reading order gets it (as in torch). Where windows
+    overlap, a pixel that is the maximum of several collects all their gradients. Returns (N, C, H, W).
+    """
+    kernel, stride, padding = _pool_geometry(x, kernel_size, stride, padding, "max_pool2d_backward")
+    windows = _pool_windows(x, kernel, stride, padding, float("-inf"), "max_pool2d_backward")
+    _check_grad_out(grad_out, x, windows.shape[:4], "max_pool2d_backward")
+    winner = windows.flatten(-2).argmax(dim=-1)  # (N, C, H_out, W_out): index of the first maximum in each window
+    shares = F.one_hot(winner, kernel[0] * kernel[1]).to(x.dtype).unflatten(-1, kernel)
+    return _spread_back(grad_out, shares, x, kernel, stride, padding)
+
+
 def avg_pool2d(x: torch.Tensor, kernel_size, stride=None, padding=0) -> torch.Tensor:
     """Average pooling: out[n, c, i, j] = mean of the window (padding zeros included, like torch's default).
 
@@ -70,10 +107,30 @@ def avg_pool2d(x: torch.Tensor, kernel_size, stride=None, padding=0) -> torch.Te
     return windows.mean(dim=(-2, -1))
 
 
+def avg_pool2d_backward(grad_out: torch.Tensor, x: torch.Tensor, kernel_size, stride=None, padding=0) -> torch.Tensor:
+    """dL/dx of avg_pool2d(x, kernel_size, stride, padding): each window shares its gradient equally.
+
+    Every pixel of a kH×kW window gets grad_out / (kH·kW) (padding counted, as in the forward pass).
+    grad_out: (N, C, H_out, W_out); returns (N, C, H, W).
+    """
+    kernel, stride, padding = _pool_geometry(x, kernel_size, stride, padding, "avg_pool2d_backward")
+    out_hw = tuple(output_size(x.shape[2 + a], kernel[a], stride[a], padding[a]) for a in (0, 1))
+    _check_grad_out(grad_out, x, (*x.shape[:2], *out_hw), "avg_pool2d_backward")
+    shares = x.new_full((1, 1, 1, 1, *kernel), 1.0 / (kernel[0] * kernel[1]))
+    return _spread_back(grad_out, shares, x, kernel, stride, padding)
+
+
 def relu(x: torch.Tensor) -> torch.Tensor:
     """Rectified linear unit, elementwise: relu(x) = max(0, x). Any shape."""
     _check_float(x, "x", "relu")
-    return torch.where(x > 0, x, torch.zeros_like(x))
+    return torch.where(x <= 0, torch.zeros_like(x), x)  # `x > 0` would turn NaN into 0; torch keeps NaN
+
+
+def relu_backward(grad_out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """dL/dx of relu: grad_out where x > 0 (or NaN, as torch does), 0 elsewhere. Same shape as x."""
+    _check_float(x, "x", "relu_backward")
+    _check_grad_out(grad_out, x, x.shape, "relu_backward")
+    return torch.where(x <= 0, torch.zeros_like(grad_out), grad_out)
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
@@ -100,20 +157,48 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
     return out
 
 
+def _check_p(p, who: str) -> float:
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+        raise ValueError(f"{who}: p is the probability of zeroing a number and must be in [0, 1), got {p!r}; "
+                         f"p=1 would zero everything and divide by 0.")
+    return float(p)
+
+
+def dropout_mask(x: torch.Tensor, p: float = 0.5, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The numbers dropout keeps: a bool tensor shaped like x, True with probability 1 - p.
+
+    generator: a torch.Generator for a reproducible mask (the same seed gives the same mask).
+    """
+    _check_float(x, "x", "dropout_mask")
+    p = _check_p(p, "dropout_mask")
+    return torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device) >= p
+
+
 def dropout(x: torch.Tensor, p: float = 0.5, training: bool = True,
             generator: torch.Generator | None = None) -> torch.Tensor:
     """Inverted dropout: in training keep each number with probability 1 - p and divide it by 1 - p.
 
     E[dropout(x)] = x, so nothing needs rescaling at evaluation time, where dropout is the identity.
-    x: any shape; p in [0, 1); generator: a torch.Generator for reproducible masks.
+    x: any shape; p in [0, 1); generator: a torch.Generator for reproducible masks (`dropout_mask`).
     """
     _check_float(x, "x", "dropout")
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
-        raise ValueError(f"dropout: p is the probability of zeroing a number and must be in [0, 1), got {p!r}; "
-                         f"p=1 would zero everything and divide by 0.")
+    p = _check_p(p, "dropout")
     if not isinstance(training, bool):
         raise TypeError(f"dropout: training must be True or False, got {training!r} — pass model.training.")
     if not training or p == 0:
         return x
-    keep = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device) >= p
-    return x * keep / (1 - p)
+    return x * dropout_mask(x, p, generator) / (1 - p)
+
+
+def dropout_backward(grad_out: torch.Tensor, mask: torch.Tensor, p: float = 0.5) -> torch.Tensor:
+    """dL/dx of training-mode dropout with keep-mask `mask`: grad_out · mask / (1 - p).
+
+    The gradient flows only through the numbers that were kept, scaled like them. mask: the bool tensor
+    from `dropout_mask` (draw it with the same generator seed as the forward pass).
+    """
+    p = _check_p(p, "dropout_backward")
+    _checks.tensor(mask, "mask", "dropout_backward")
+    if mask.dtype != torch.bool:
+        raise TypeError(f"dropout_backward: mask must be the bool tensor from dropout_mask, got {mask.dtype}.")
+    _check_grad_out(grad_out, grad_out, mask.shape, "dropout_backward")
+    return grad_out * mask / (1 - p)

@@ -5,10 +5,13 @@ Sections, in the order the book meets them:
 2. classic ImageNet feature extractors for receptive-field arithmetic (chapter 5);
 3. networks for class activation maps (chapter 6);
 4. architectures: VGG-style, ResNet, SE, a tiny ViT, and `summary` (chapter 7).
+5. photographs: `FaceNet`, a fully convolutional face detector, and `LocalContrastNorm` (chapters 4, 6, 8);
+6. beyond 2-D images: `ClipNet` (Conv3d on clips), `FourierConv2d` and `ShiftNet` (chapter 8).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -134,23 +137,7 @@ class SmallCNN(nn.Module):
         return outputs
 
 
-SMALL_CNN_RECIPE = {"epochs": 5, "batch_size": 64, "lr": 3e-3, "optimizer": "adam"}  # tuned in chapter 3
-
-
-def train_small_cnn(seed: int = 0, device=None) -> tuple[SmallCNN, list[dict]]:
-    """Train a fresh `SmallCNN` on the embedded 5k MNIST split with `SMALL_CNN_RECIPE`; used by chapters 3 and 4.
-
-    Returns (model in eval mode, history from `cnnbook.train.fit`, one row per epoch with test accuracy on
-    the 1 000 test images). Calls `set_seed(seed)` first, so the same seed gives the same model on one machine.
-    """
-    from .data import load_mnist
-    from .train import fit, set_seed
-
-    set_seed(seed)
-    model = SmallCNN()
-    history = fit(model, load_mnist(split="train"), load_mnist(split="test"), seed=seed, device=device,
-                  progress=False, **SMALL_CNN_RECIPE)
-    return model.eval(), history
+# SmallCNN's training recipe and `train_small_cnn` live in cnnbook.recipes (networks do not import training).
 
 # ============================================================================ 2. chapter 5 (receptive fields)
 # Feature extractors of three classic ImageNet networks, layer for layer, without weights, so that
@@ -517,7 +504,21 @@ def conv_gradient_norms(model: nn.Module, images: torch.Tensor, labels: torch.Te
     """‖∂L/∂W‖ for every Conv2d weight, input side first, after one cross-entropy backward pass.
 
     images: (N, C, H, W); labels: (N,) int64. The model is left in train mode with its gradients zeroed.
+    The norms depend only on the weights and the batch, but they are floating-point sums: another CPU
+    changes their last digits (chapter 7b prints their orders of magnitude in the measured form).
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"conv_gradient_norms needs an nn.Module, got {type(model).__name__}.")
+    if not any(isinstance(m, nn.Conv2d) for m in model.modules()):
+        raise ValueError("conv_gradient_norms found no nn.Conv2d in the model: it reports one norm per convolution.")
+    if not (isinstance(images, torch.Tensor) and images.dim() == 4 and images.is_floating_point()):
+        raise ValueError(f"images must be a float tensor (N, C, H, W), got "
+                         f"{tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__}; "
+                         f"add a batch dimension with images[None] for one image.")
+    if not (isinstance(labels, torch.Tensor) and labels.dtype == torch.int64 and labels.shape == images.shape[:1]):
+        raise ValueError(f"labels must be an int64 tensor (N,) with one class index per image, got "
+                         f"{labels.dtype if isinstance(labels, torch.Tensor) else type(labels).__name__} "
+                         f"{tuple(labels.shape) if isinstance(labels, torch.Tensor) else ''} for {len(images)} images.")
     model.train()
     model.zero_grad()
     nn.functional.cross_entropy(model(images), labels).backward()
@@ -583,7 +584,7 @@ def summary(model: nn.Module, input_size) -> ModelSummary:
     if not isinstance(model, nn.Module):
         raise TypeError(f"summary needs an nn.Module, got {type(model).__name__}.")
     if (not isinstance(input_size, (tuple, list)) or len(input_size) != 3
-            or not all(isinstance(s, int) and s > 0 for s in input_size)):
+            or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0 for s in input_size)):
         raise ValueError(f"input_size must be (C, H, W) for one example, e.g. (1, 28, 28), got {input_size!r}; "
                          f"leave out the batch dimension.")
     rows, handles, names = [], [], {m: n for n, m in model.named_modules()}
@@ -596,7 +597,8 @@ def summary(model: nn.Module, input_size) -> ModelSummary:
         if isinstance(module, nn.Identity):
             return
         if own or macs or not list(module.children()):
-            label = names[module] or "(own: " + ", ".join(n for n, _ in module.named_parameters(recurse=False)) + ")"
+            own_names = ", ".join(n for n, _ in module.named_parameters(recurse=False))
+            label = names[module] or (f"(own: {own_names})" if own_names else "(the model itself)")
             rows.append({"layer": label, "type": type(module).__name__,
                          "output": tuple(output.shape[1:]), "params": own, "macs": macs})
 
@@ -606,7 +608,8 @@ def summary(model: nn.Module, input_size) -> ModelSummary:
     model.eval()
     try:
         with torch.no_grad():
-            device = next(model.parameters()).device
+            # a model without parameters (nn.ReLU(), a pooling layer) runs on the CPU; it still gets a table
+            device = next(iter(model.parameters()), next(iter(model.buffers()), torch.zeros(0))).device
             model(torch.zeros(1, *input_size, device=device))
     finally:
         for h in handles:
@@ -620,3 +623,179 @@ def summary(model: nn.Module, input_size) -> ModelSummary:
         rows.append({"layer": "(parameters used outside a forward hook)", "type": "-", "output": (),
                      "params": total - counted, "macs": 0})
     return ModelSummary(rows, total, tuple(input_size))
+
+
+# ============================================================================ 5. photographs (chapters 4, 6, 8)
+class LocalContrastNorm(nn.Module):
+    """Local contrast normalisation without padding: (N, C, H, W) -> (N, C, H-k+1, W-k+1), no parameters.
+
+    y = (x_centre - mean_k(x)) / sqrt(var_k(x) + eps²): each pixel minus the mean of the k × k window around
+    it, divided by that window's standard deviation (mean_k and var_k are box averages, `nn.AvgPool2d(k, 1)`).
+    The window never leaves the image ("valid", like an unpadded convolution), so the layer slides like one:
+    a bright, flat photograph and a dark, contrasty one give the same pattern. k must be odd.
+    """
+
+    def __init__(self, kernel_size: int = 9, eps: float = 0.05):
+        super().__init__()
+        if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be a positive odd int (the window has a centre), got {kernel_size!r}.")
+        if not eps > 0:
+            raise ValueError(f"eps must be > 0 (it keeps flat windows finite), got {eps!r}.")
+        self.kernel_size, self.eps = kernel_size, float(eps)
+        self.box = nn.AvgPool2d(kernel_size, stride=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = self.kernel_size // 2
+        mean = self.box(x)
+        var = (self.box(x * x) - mean * mean).clamp(min=0.0)
+        centre = x[:, :, c:x.shape[2] - c, c:x.shape[3] - c]
+        return (centre - mean) / torch.sqrt(var + self.eps ** 2)
+
+
+class FaceNet(nn.Module):
+    """A fully convolutional face detector for 25 × 25 grayscale crops (`cnnbook.photos.faces`).
+
+    features: LocalContrastNorm 9 → Conv 5×5 → BN → ReLU → MaxPool 3 (stride 2) → Conv 3×3 → BN → ReLU →
+    MaxPool 2 → Conv 2×2 → BN → ReLU, no padding anywhere, with width, 2·width, 4·width channels;
+    classifier: a 1×1 convolution to 2 classes (0 non-face, 1 face). Sizes on a crop:
+    25 -> 17 -> 13 -> 6 -> 4 -> 2 -> 1, so a 25 × 25 crop gives one output cell, whose receptive field is
+    exactly the crop (`RECEPTIVE_FIELD` = 25, `STRIDE` = 4 pixels between neighbouring cells).
+
+    forward(x): (N, 1, H, W) -> logits (N, 2), the mean of `heat_map(x)` over its cells (global average
+    pooling, the only non-convolutional step, at the very end). heat_map(x): (N, 2, (H-25)//4+1, (W-25)//4+1),
+    the class logits of every 25 × 25 window of x whose corner lies on the stride-4 grid: the classifier
+    slides over a photograph as a convolution, and cell (i, j) is exactly what the network says about the
+    crop x[..., 4i:4i+25, 4j:4j+25] (in eval mode). With width 16: 13 554 parameters.
+    """
+
+    RECEPTIVE_FIELD = 25
+    STRIDE = 4
+
+    def __init__(self, width: int = 16):
+        super().__init__()
+        if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+            raise ValueError(f"width must be a positive int (channels of the first layer), got {width!r}.")
+
+        def block(c_in: int, c_out: int, k: int) -> list[nn.Module]:
+            return [nn.Conv2d(c_in, c_out, k, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+
+        self.features = nn.Sequential(LocalContrastNorm(9),
+                                      *block(1, width, 5), nn.MaxPool2d(3, stride=2),
+                                      *block(width, 2 * width, 3), nn.MaxPool2d(2),
+                                      *block(2 * width, 4 * width, 2))
+        self.classifier = nn.Conv2d(4 * width, 2, 1)
+
+    def _check(self, x) -> None:
+        if isinstance(x, torch.fx.Proxy):  # traced by torch.fx (e.g. cnnbook.rf.receptive_field): no data yet
+            return
+        if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != 1:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"FaceNet needs grayscale images (N, 1, H, W), got {shape}; for a colour photo use "
+                             f"cnnbook.photos.photo(name, gray=True).unsqueeze(0).")
+        if min(x.shape[-2:]) < self.RECEPTIVE_FIELD:
+            raise ValueError(f"FaceNet needs images of at least 25 × 25 pixels (its receptive field), "
+                             f"got {tuple(x.shape[-2:])}.")
+
+    def heat_map(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits of every stride-4 window: (N, 1, H, W) -> (N, 2, (H-25)//4+1, (W-25)//4+1)."""
+        self._check(x)
+        return self.classifier(self.features(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.heat_map(x).mean(dim=(2, 3))
+
+
+# ============================================================================ 6. beyond 2-D images (chapter 8)
+class ClipNet(nn.Module):
+    """A spatio-temporal CNN for clips (N, 1, T, H, W): which of 8 directions is the digit moving in?
+
+    Conv3d(1, width, (kt, 5, 5), padding (0, 2, 2)) → ReLU → MaxPool3d((1, 2, 2)) →
+    Conv3d(width, 2·width, (kt, 3, 3), padding (0, 1, 1)) → ReLU → mean over (T, H, W) → Linear(2·width, 8).
+    temporal_kernel = kt: with kt ≥ 2 a filter spans several frames and can see motion (a 3-D network);
+    with kt = 1 every filter sees one frame, so the network is a 2-D CNN run on each frame separately, and
+    averaging over time makes it blind to the order of the frames (exactly: reversing a clip gives the same
+    output). Clips need T ≥ 2·kt − 1 frames.
+    """
+
+    def __init__(self, temporal_kernel: int = 2, width: int = 8, num_classes: int = 8):
+        super().__init__()
+        for value, name in ((temporal_kernel, "temporal_kernel"), (width, "width"), (num_classes, "num_classes")):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}.")
+        kt = temporal_kernel
+        self.temporal_kernel = kt
+        self.features = nn.Sequential(
+            nn.Conv3d(1, width, (kt, 5, 5), padding=(0, 2, 2)), nn.ReLU(), nn.MaxPool3d((1, 2, 2)),
+            nn.Conv3d(width, 2 * width, (kt, 3, 3), padding=(0, 1, 1)), nn.ReLU())
+        self.head = nn.Linear(2 * width, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.fx.Proxy) and (not isinstance(x, torch.Tensor) or x.dim() != 5):
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"ClipNet needs clips (N, 1, T, H, W), e.g. from cnnbook.signals.moving_digit_clips, "
+                             f"got {shape}.")
+        return self.head(self.features(x).mean(dim=(2, 3, 4)))
+
+
+class FourierConv2d(nn.Module):
+    """A global convolution layer: circular, image-sized kernels, computed by multiplying Fourier transforms.
+
+    x: (N, C_in, H, W) -> (N, C_out, H, W) = `cnnbook.signals.circular_conv2d_fft(x, weight)` + bias.
+    weight: (C_out, C_in, H, W), one real number per channel pair and pixel, so C_in·C_out·H·W + C_out
+    parameters. Each output pixel depends on every input pixel (no locality); the layer still commutes with
+    circular shifts of the input (the convolution theorem: a shift multiplies the spectrum by a phase).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, size: tuple[int, int]):
+        super().__init__()
+        h, w = size
+        self.size = (int(h), int(w))
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, h, w) / (in_channels * h * w) ** 0.5)
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from .signals import circular_conv2d_fft
+
+        if tuple(x.shape[-2:]) != self.size:
+            raise ValueError(f"FourierConv2d was built for {self.size} images, got {tuple(x.shape[-2:])}: its kernels "
+                             f"are image-sized; build it with size={tuple(x.shape[-2:])}.")
+        return circular_conv2d_fft(x, self.weight) + self.bias.view(1, -1, 1, 1)
+
+
+class ShiftNet(nn.Module):
+    """Local or global (Fourier-domain) convolutions, then 4 × 4 average pooling and one Linear layer (chapter 8).
+
+    kind="local": `layers` Conv2d k×k layers (k = kernel_size, odd) with circular padding, stride 1 — each
+    output pixel of the first layer sees a k × k neighbourhood. kind="fourier": `FourierConv2d` layers on
+    `size` images — each output pixel sees the whole image. Both: ReLU after every layer (`features`), then
+    `head` = AvgPool2d(4) → Flatten → Linear(channels·(H/4)·(W/4), 10). `features` commutes with circular
+    shifts in both kinds (exactly, up to rounding); locality is the only structural difference.
+    x: (N, 1, H, W) -> logits (N, 10). Parameters, 28 × 28 inputs, one layer: local 16 channels 5 × 5:
+    416 + 7 850 = 8 266; Fourier 6 channels: 4 710 + 2 950 = 7 660.
+    """
+
+    def __init__(self, kind: str = "local", channels: int = 16, layers: int = 1, kernel_size: int = 5,
+                 size: tuple[int, int] = (28, 28)):
+        super().__init__()
+        if kind not in ("local", "fourier"):
+            raise ValueError(f"kind must be 'local' or 'fourier', got {kind!r}.")
+        for value, name in ((channels, "channels"), (layers, "layers"), (kernel_size, "kernel_size")):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}.")
+        if kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be odd (so that circular padding keeps the size), got {kernel_size}.")
+        h, w = size
+        if h % 4 or w % 4:
+            raise ValueError(f"size must be divisible by 4 (the 4 × 4 pooling), got {size}.")
+        self.kind = kind
+        blocks, c_in = [], 1
+        for _ in range(layers):
+            conv = (nn.Conv2d(c_in, channels, kernel_size, padding=kernel_size // 2, padding_mode="circular")
+                    if kind == "local" else FourierConv2d(c_in, channels, size))
+            blocks += [conv, nn.ReLU()]
+            c_in = channels
+        self.features = nn.Sequential(*blocks)
+        self.head = nn.Sequential(nn.AvgPool2d(4), nn.Flatten(), nn.Linear(channels * (h // 4) * (w // 4), 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))

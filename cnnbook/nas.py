@@ -1,52 +1,29 @@
-"""Neural architecture search at toy scale: a search space, a budget counted in training steps, two searches.
+"""Neural architecture search at toy scale: a search space, a budget counted in training steps, three searches.
 
-Used by chapter 7. A candidate architecture is a dict {"depth", "width", "kernel"} turned into a VGG-style
-net by `build`; `evaluate_candidate` trains it for a number of SGD steps and returns validation accuracy.
-`random_search` and `successive_halving` spend the same total number of training steps, so their results
-can be compared fairly. `train_for_steps` is also the short training loop of chapter 7's other experiments.
+Used by chapter 7c. A candidate architecture is a dict {"depth", "width", "kernel"} turned into a VGG-style
+net by `build`; `evaluate_candidate` trains it for a number of steps with `cnnbook.train.fit`, sets its
+BatchNorm statistics from the training images (`recalibrate_batchnorm`) and returns its validation accuracy
+(`cnnbook.train.evaluate`). `random_search`, `successive_halving` and `reinforce_search` (a REINFORCE
+controller, as in Zoph & Le 2017, shrunk to one softmax per decision) never spend more training steps than
+their budget, so their results can be compared at equal cost.
+None of them touches the global random state: candidates are drawn from seeded local generators and each
+network is initialised inside `torch.random.fork_rng`.
 """
 
 from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Callable
 
 import torch
 import torch.nn as nn
 
+from . import _checks
 from .models import vgg_style
+from .train import evaluate, fit
 
-
-def train_for_steps(model: nn.Module, train_data, steps: int, batch_size: int = 64, lr: float = 0.05,
-                    optimizer: str = "sgd", seed: int = 0) -> list[float]:
-    """Train with cross-entropy for exactly `steps` mini-batches; returns the loss of every step.
-
-    train_data = (images (N, C, H, W) float, labels (N,) int64). Batches are drawn by a torch.Generator
-    seeded with `seed` (reshuffled each pass over the data). optimizer: "sgd" (momentum 0.9) or "adam".
-    """
-    x, y = train_data
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}.")
-    if len(x) != len(y) or len(x) < batch_size:
-        raise ValueError(f"need at least batch_size={batch_size} examples with one label each, "
-                         f"got {len(x)} images and {len(y)} labels.")
-    if optimizer not in ("sgd", "adam"):
-        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}.")
-    opt = (torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9) if optimizer == "sgd"
-           else torch.optim.Adam(model.parameters(), lr=lr))
-    gen, loss_fn, losses, order, pos = torch.Generator().manual_seed(seed), nn.CrossEntropyLoss(), [], None, len(x)
-    model.train()
-    for _ in range(steps):
-        if pos + batch_size > len(x):
-            order, pos = torch.randperm(len(x), generator=gen), 0
-        idx = order[pos:pos + batch_size]
-        pos += batch_size
-        loss = loss_fn(model(x[idx]), y[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    return losses
+SEARCH_SPACE = {"depth": (1, 2, 3), "width": (4, 8, 16), "kernel": (3, 5)}
 
 
 def balanced_subset(data, n_per_class: int, offset: int = 0, seed: int = 0):
@@ -69,26 +46,18 @@ def balanced_subset(data, n_per_class: int, offset: int = 0, seed: int = 0):
     return x[order], y[order]
 
 
-@torch.no_grad()
-def accuracy(model: nn.Module, data) -> float:
-    """Fraction of data = (images, labels) classified correctly (model in eval mode)."""
-    model.eval()
-    x, y = data
-    return (model(x).argmax(1) == y).float().mean().item()
-
-
-SEARCH_SPACE = {"depth": (1, 2, 3), "width": (4, 8, 16), "kernel": (3, 5)}
-
-
 def all_candidates(space: dict | None = None) -> list[dict]:
     """Every combination in the search space, e.g. {"depth": 2, "width": 8, "kernel": 3}."""
-    space = space or SEARCH_SPACE
+    space = _check_space(space)
     return [dict(zip(space, values)) for values in itertools.product(*space.values())]
 
 
 def build(candidate: dict, in_channels: int = 1, num_classes: int = 10) -> nn.Sequential:
     """depth conv blocks [width·2^i channels, kernel×kernel, BatchNorm, ReLU, MaxPool 2] -> global average
     pool -> Linear (`vgg_style` with batch_norm=True, so that short training runs already rank candidates)."""
+    if not isinstance(candidate, dict):
+        raise TypeError(f"candidate must be a dict like {{'depth': 2, 'width': 8, 'kernel': 3}}, "
+                        f"got {type(candidate).__name__}.")
     missing = {"depth", "width", "kernel"} - set(candidate)
     if missing:
         raise ValueError(f"a candidate needs the keys depth, width and kernel; {sorted(missing)} missing "
@@ -99,70 +68,225 @@ def build(candidate: dict, in_channels: int = 1, num_classes: int = 10) -> nn.Se
     return vgg_style(config, in_channels, num_classes, kernel_size=candidate["kernel"], batch_norm=True)
 
 
-def evaluate_candidate(candidate: dict, train_data, val_data, steps: int, seed: int = 0, cache: dict | None = None,
-                       **train_kw) -> float:
-    """Build `candidate` with torch seed `seed`, train it `steps` steps, return its validation accuracy.
+@torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, images: torch.Tensor, batch_size: int = 500) -> nn.Module:
+    """Replace every BatchNorm's running mean and variance by their averages over `images` (N, C, H, W).
 
-    The result depends only on (candidate, steps, seed), so a `cache` dict may remember it: a search that
-    meets the same evaluation again is charged its steps but the notebook does not pay for them twice.
+    During training BatchNorm keeps exponential moving averages of the batch statistics (momentum 0.1:
+    mostly the last ten batches), computed while the weights were still moving; after a short run they
+    are stale, and the eval-mode accuracy jumps by several points from one step to the next. One pass
+    over the training images with the final weights gives the statistics eval mode should use
+    ("precise BN"). The weights are not changed; the model is returned in eval mode.
     """
-    key = (tuple(sorted(candidate.items())), steps, seed)
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    _checks.positive_int(batch_size, "batch_size", "images per forward pass, e.g. 500")
+    if not isinstance(images, torch.Tensor) or images.dim() != 4 or len(images) == 0:
+        raise ValueError("images must be a non-empty batch (N, C, H, W), e.g. the training images.")
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None                                # None: a plain average over the batches seen
+    model.train()
+    device = next(model.parameters()).device
+    for i in range(0, len(images), batch_size):
+        model(images[i:i + batch_size].to(device))
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+    return model.eval()
+
+
+def evaluate_candidate(candidate: dict, train_data, val_data, steps: int, seed: int = 0, cache: dict | None = None,
+                       device=None, **train_kw) -> float:
+    """Build `candidate` with torch seed `seed`, train it `steps` steps with `fit`, return validation accuracy.
+
+    train_kw go to `cnnbook.train.fit` (batch_size, lr, optimizer, momentum, weight_decay); the default is
+    fit's (Adam, lr 1e-3). Before scoring, `recalibrate_batchnorm` sets the BatchNorm statistics from the
+    training images, so that the score does not depend on the last few batches. The network is built on
+    the CPU inside `torch.random.fork_rng`, so the caller's random state is left as it was, then moved to
+    `device` (default: the CPU); the data may stay on the CPU (fit and evaluate move each batch).
+    The result depends only on (candidate, steps, seed, train_kw) for given data, so a `cache` dict may
+    remember it: a search that meets the same evaluation again is charged its steps but the computer does
+    not pay for them twice. Use one cache per pair of data sets.
+    """
+    _checks.positive_int(steps, "steps", "training steps for this candidate, e.g. steps=60")
+    key = (tuple(sorted(candidate.items())), steps, seed, tuple(sorted(train_kw.items())))
     if cache is not None and key in cache:
         return cache[key]
-    torch.manual_seed(seed)
-    model = build(candidate, in_channels=train_data[0].shape[1])
-    train_for_steps(model, train_data, steps, seed=seed, **train_kw)
-    acc = accuracy(model, val_data)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = build(candidate, in_channels=train_data[0].shape[1])
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    model.to(device)
+    fit(model, train_data, steps=steps, seed=seed, progress=False, **train_kw)
+    recalibrate_batchnorm(model, train_data[0])
+    acc = evaluate(model, val_data)
     if cache is not None:
         cache[key] = acc
     return acc
 
 
 def random_search(train_data, val_data, budget: int, steps_per_candidate: int, seed: int = 0,
-                  space: dict | None = None, cache: dict | None = None, **train_kw) -> dict:
+                  space: dict | None = None, cache: dict | None = None, device=None, **train_kw) -> dict:
     """Sample budget // steps_per_candidate distinct candidates, train each fully, keep the best.
 
     `seed` picks the candidates; every candidate is trained with training seed 0, so two searches that
-    meet the same candidate for the same steps see the same score (use one `cache` per training setting).
+    meet the same candidate for the same steps see the same score.
     Returns {"best", "best_val", "steps_used", "trials": [(candidate, steps, val_acc), ...]}.
     """
+    _checks.positive_int(budget, "budget", "the training steps a search may spend, e.g. budget=360")
+    _checks.positive_int(steps_per_candidate, "steps_per_candidate", "training steps per candidate, e.g. 60")
     pool = all_candidates(space)
     n = min(budget // steps_per_candidate, len(pool))
     if n < 1:
-        raise ValueError(f"budget {budget} is smaller than one candidate's {steps_per_candidate} steps.")
+        raise ValueError(f"budget {budget} is smaller than one candidate's {steps_per_candidate} steps; "
+                         f"raise the budget or lower steps_per_candidate.")
     picks = random.Random(seed).sample(pool, n)
     trials = [(c, steps_per_candidate, evaluate_candidate(c, train_data, val_data, steps_per_candidate, 0, cache,
-                                                          **train_kw)) for c in picks]
+                                                          device, **train_kw)) for c in picks]
     best = max(trials, key=lambda t: t[2])
     return {"best": best[0], "best_val": best[2], "steps_used": n * steps_per_candidate, "trials": trials}
 
 
-def successive_halving(train_data, val_data, budget: int, n_candidates: int, eta: int = 2, seed: int = 0,
-                       space: dict | None = None, cache: dict | None = None, **train_kw) -> dict:
-    """Successive halving (Jamieson & Talwalkar 2016): many candidates get a few steps, the best 1/eta
-    of them get eta times more, and so on until one is left.
-
-    The rounds are sized so that each spends about budget / rounds steps. Every round retrains its
-    survivors from scratch with the new step count (simple; a real implementation would resume them).
-    Returns the same dict as `random_search`.
-    """
-    pool = all_candidates(space)
-    if not 2 <= n_candidates <= len(pool):
-        raise ValueError(f"n_candidates must be between 2 and the {len(pool)} candidates of the space, "
-                         f"got {n_candidates}.")
-    alive = random.Random(seed).sample(pool, n_candidates)
+def halving_rounds(n_candidates: int, eta: int = 2) -> int:
+    """Rounds of successive halving until one candidate is left: n -> n // eta -> ... -> 1 (8 -> 4 -> 2 -> 1: 3)."""
+    _checks.positive_int(n_candidates, "n_candidates", "the number of candidates to start with, e.g. 8")
+    _checks.positive_int(eta, "eta", "the factor the field shrinks by each round, e.g. eta=2")
+    if eta < 2:
+        raise ValueError(f"eta must be at least 2 (the field must shrink every round), got {eta}.")
     rounds, size = 0, n_candidates
     while size > 1:
         rounds, size = rounds + 1, max(1, size // eta)
+    return rounds
+
+
+def successive_halving(train_data, val_data, budget: int, n_candidates: int, eta: int = 2, seed: int = 0,
+                       space: dict | None = None, cache: dict | None = None, device=None, **train_kw) -> dict:
+    """Successive halving (Jamieson & Talwalkar 2016): many candidates get a few steps, the best 1/eta
+    of them get more, and so on until one is left.
+
+    Each of the `halving_rounds` rounds may spend budget // rounds steps, shared equally by the candidates
+    still alive (rounded down), so the total never exceeds `budget`; a budget too small to give every
+    candidate at least one step in every round is refused. Every round retrains its survivors from scratch
+    with the new step count (simple; a real implementation would resume them).
+    Returns the same dict as `random_search`.
+    """
+    _checks.positive_int(budget, "budget", "the training steps a search may spend, e.g. budget=360")
+    pool = all_candidates(space)
+    if not isinstance(n_candidates, int) or not 2 <= n_candidates <= len(pool):
+        raise ValueError(f"n_candidates must be between 2 and the {len(pool)} candidates of the space, "
+                         f"got {n_candidates!r}.")
+    rounds = halving_rounds(n_candidates, eta)
     per_round = budget // rounds
+    if per_round < n_candidates:
+        raise ValueError(f"budget {budget} cannot give each of {n_candidates} candidates one step in each of "
+                         f"{rounds} rounds; it needs at least {rounds * n_candidates} steps.")
+    alive = random.Random(seed).sample(pool, n_candidates)
     trials, used = [], 0
     while len(alive) > 1:
-        steps = max(1, per_round // len(alive))
-        scored = [(c, steps, evaluate_candidate(c, train_data, val_data, steps, 0, cache, **train_kw))
+        steps = per_round // len(alive)
+        scored = [(c, steps, evaluate_candidate(c, train_data, val_data, steps, 0, cache, device, **train_kw))
                   for c in alive]
         trials += scored
         used += steps * len(alive)
-        scored.sort(key=lambda t: -t[2])
+        scored.sort(key=lambda t: -t[2])                 # stable: ties keep the sampled order
         alive = [c for c, _, _ in scored[:max(1, len(alive) // eta)]]
     best = [t for t in trials if t[0] == alive[0]][-1]
     return {"best": alive[0], "best_val": best[2], "steps_used": used, "trials": trials}
+
+
+# ---------------------------------------------------------------------------- search by reinforcement learning
+class Controller:
+    """The policy of a REINFORCE search: one softmax over the options of each decision of the space.
+
+    Zoph & Le's controller is a recurrent network that emits one decision after another, each conditioned
+    on the ones before; with three decisions and 18 candidates, independent softmaxes are enough here.
+    `logits[name]` is a (K,) tensor for a decision with K options; all start at 0 (a uniform policy).
+    """
+
+    def __init__(self, space: dict | None = None):
+        self.space = _check_space(space)
+        self.logits = {name: torch.zeros(len(options)) for name, options in self.space.items()}
+
+    def probabilities(self) -> dict:
+        """{decision: (K,) probabilities of its options}."""
+        return {name: torch.softmax(z, dim=0) for name, z in self.logits.items()}
+
+    def sample(self, generator: torch.Generator) -> dict:
+        """Draw one candidate, each decision from its softmax, with the given generator."""
+        return {name: self.space[name][int(torch.multinomial(p, 1, generator=generator))]
+                for name, p in self.probabilities().items()}
+
+    def log_prob(self, candidate: dict) -> float:
+        """log π(candidate) = the sum over decisions of log softmax(logits)[choice]."""
+        return sum(float(torch.log_softmax(z, dim=0)[self.space[name].index(candidate[name])])
+                   for name, z in self.logits.items())
+
+    def update(self, candidate: dict, advantage: float, lr: float) -> None:
+        """One REINFORCE step: logits += lr · advantage · ∇ log π(candidate).
+
+        For a softmax, ∇_z log softmax(z)[a] = onehot(a) − softmax(z), so no autograd is needed.
+        """
+        for name, z in self.logits.items():
+            grad = -torch.softmax(z, dim=0)
+            grad[self.space[name].index(candidate[name])] += 1.0
+            self.logits[name] = z + lr * advantage * grad
+
+
+def reinforce(reward: Callable[[dict], float], episodes: int, space: dict | None = None, lr: float = 1.0,
+              baseline_decay: float = 0.8, seed: int = 0) -> dict:
+    """REINFORCE (Williams 1992) with a moving-average baseline, over the candidates of `space`.
+
+    Each episode: sample a candidate from the controller, r = reward(candidate), advantage = r − b,
+    update the controller, then b ← decay · b + (1 − decay) · r (b starts at the first reward, so the
+    first episode teaches nothing: it only sets the baseline).
+    Returns {"controller", "trials": [(candidate, reward), ...], "baselines": [b after each episode]}.
+    """
+    _checks.positive_int(episodes, "episodes", "the number of candidates the controller samples, e.g. episodes=20")
+    _checks.number(baseline_decay, "baseline_decay", 0, 1, high_open=True,
+                   meaning="the weight of the old baseline in the moving average, e.g. 0.8")
+    _checks.number(lr, "lr", 0, meaning="the controller's learning rate, e.g. lr=1.0")
+    controller, generator = Controller(space), torch.Generator().manual_seed(seed)
+    trials, baselines, baseline = [], [], None
+    for _ in range(episodes):
+        candidate = controller.sample(generator)
+        r = float(reward(candidate))
+        baseline = r if baseline is None else baseline
+        controller.update(candidate, r - baseline, lr)
+        baseline = baseline_decay * baseline + (1 - baseline_decay) * r
+        trials.append((candidate, r))
+        baselines.append(baseline)
+    return {"controller": controller, "trials": trials, "baselines": baselines}
+
+
+def reinforce_search(train_data, val_data, budget: int, steps_per_candidate: int, seed: int = 0,
+                     controller_lr: float = 1.0, baseline_decay: float = 0.8, space: dict | None = None,
+                     cache: dict | None = None, device=None, **train_kw) -> dict:
+    """Architecture search by reinforcement learning: `reinforce` with reward = validation accuracy.
+
+    The controller samples budget // steps_per_candidate candidates (with repetition: a candidate met again
+    is charged its steps again), each trained `steps_per_candidate` steps with training seed 0 like in
+    `random_search`. The answer is the best candidate evaluated, not the controller's favourite.
+    controller_lr and baseline_decay are `reinforce`'s lr and baseline_decay (train_kw's lr is fit's).
+    Returns the dict of `random_search` plus "controller".
+    """
+    _checks.positive_int(budget, "budget", "the training steps a search may spend, e.g. budget=360")
+    _checks.positive_int(steps_per_candidate, "steps_per_candidate", "training steps per candidate, e.g. 60")
+    episodes = budget // steps_per_candidate
+    if episodes < 1:
+        raise ValueError(f"budget {budget} is smaller than one candidate's {steps_per_candidate} steps; "
+                         f"raise the budget or lower steps_per_candidate.")
+    run = reinforce(lambda c: evaluate_candidate(c, train_data, val_data, steps_per_candidate, 0, cache, device,
+                                                 **train_kw),
+                    episodes, space, controller_lr, baseline_decay, seed)
+    trials = [(c, steps_per_candidate, r) for c, r in run["trials"]]
+    best = max(trials, key=lambda t: t[2])
+    return {"best": best[0], "best_val": best[2], "steps_used": episodes * steps_per_candidate, "trials": trials,
+            "controller": run["controller"]}
+
+
+def _check_space(space: dict | None) -> dict:
+    space = SEARCH_SPACE if space is None else space
+    if not (isinstance(space, dict) and space and all(isinstance(v, (tuple, list)) and len(v) > 0
+                                                       for v in space.values())):
+        raise ValueError(f"space must be a dict of non-empty option lists like nas.SEARCH_SPACE, got {space!r}.")
+    return space

@@ -30,9 +30,11 @@ import torch.fx
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import _checks
+from .conv import output_size  # the one formula, with its checks (chapter 1)
+
 __all__ = ["ReceptiveField", "EmpiricalField", "EffectiveField", "ReceptiveFieldWarning", "receptive_field",
-           "empirical_receptive_field", "effective_receptive_field", "output_size", "positive_twin",
-           "two_dot_task"]
+           "empirical_receptive_field", "effective_receptive_field", "output_size", "positive_twin"]
 
 
 class ReceptiveFieldWarning(UserWarning):
@@ -57,27 +59,7 @@ SUPPORTED = ("Conv2d; MaxPool2d and AvgPool2d; padding layers (ZeroPad2d, Consta
 
 
 def _pair(value, name: str) -> tuple[int, int]:
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = (value, value)
-    if (not isinstance(value, (tuple, list)) or len(value) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
-        raise ValueError(f"{name} must be an int or a pair (h, w) of ints, got {value!r}; "
-                         f"for a 224×224 image pass 224 or (224, 224).")
-    return int(value[0]), int(value[1])
-
-
-def output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1,
-                ceil_mode: bool = False) -> int:
-    """Spatial size after a convolution or pooling layer: floor((n + 2p - d(k-1) - 1) / s) + 1.
-
-    With ceil_mode (pooling only) the division rounds up, but the last window must start inside the input
-    or the left padding, as in torch.
-    """
-    span = size + 2 * padding - dilation * (kernel_size - 1) - 1
-    out = (-(-span // stride) if ceil_mode else span // stride) + 1
-    if ceil_mode and (out - 1) * stride >= size + padding:
-        out -= 1
-    return out
+    return _checks.pair(value, name, 0, example="for a 224×224 image pass 224 or (224, 224)")
 
 
 @dataclass
@@ -199,8 +181,9 @@ def _conv_like(f: _Field, k, s, p, d, ceil_mode=False) -> _Field:
         size.append(f.size[a] + (keff - 1) * f.jump[a])
         start.append(f.start[a] + ((keff - 1) / 2 - p[a][0]) * f.jump[a])
         jump.append(f.jump[a] * s[a])
-        n = (f.shape[a] + p[a][0] + p[a][1] - keff) // s[a] + 1 if not ceil_mode else \
-            output_size(f.shape[a], k[a], s[a], p[a][0], d[a], ceil_mode=True)
+        n = (f.shape[a] + p[a][0] + p[a][1] - keff) // s[a] + 1
+        if ceil_mode and n >= 1:  # (n < 1: the input is too small, reported by the caller)
+            n = output_size(f.shape[a], k[a], s[a], p[a][0], d[a], ceil_mode=True)
         shape.append(n)
     return _Field(tuple(size), tuple(jump), tuple(start), tuple(shape))
 
@@ -611,29 +594,3 @@ def effective_receptive_field(model: nn.Module, input_size, n_inits: int = 4, n_
         mean = (marginal * pos).sum()
         std.append(float(((pos - mean) ** 2 * marginal).sum().sqrt()))
     return EffectiveField(erf, tuple(std), theory.size, unit)
-
-
-# ---------------------------------------------------------------------------- an object bigger than the field
-def two_dot_task(n: int, size: int = 16, gap: int = 6, noise: float = 0.1, seed: int = 0):
-    """A task whose label depends only on a pattern of extent gap + 1 pixels: two bright dots `gap` apart.
-
-    Returns images (n, 1, size, size) float32 and labels (n,) int64: label 0 = the second dot is `gap` rows
-    below the first, label 1 = `gap` columns to the right. Positions wrap around (a torus), so each dot on its
-    own looks the same in both classes: only a unit that sees both dots at once can tell the classes apart.
-    Pixels: 1 at each dot plus Gaussian noise of standard deviation `noise`.
-    """
-    for value, name in ((n, "n"), (size, "size"), (gap, "gap")):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}.")
-    if not 0 < gap < size:
-        raise ValueError(f"gap must be between 1 and size - 1 = {size - 1}, got {gap}.")
-    g = torch.Generator().manual_seed(seed)
-    labels = torch.randint(0, 2, (n,), generator=g)
-    row, col = torch.randint(0, size, (n,), generator=g), torch.randint(0, size, (n,), generator=g)
-    images = noise * torch.randn(n, 1, size, size, generator=g)
-    index = torch.arange(n)
-    images[index, 0, row, col] += 1.0
-    row2 = torch.where(labels == 0, (row + gap) % size, row)
-    col2 = torch.where(labels == 1, (col + gap) % size, col)
-    images[index, 0, row2, col2] += 1.0
-    return images, labels

@@ -17,12 +17,16 @@ import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
 
+from . import _checks
+
 
 def set_seed(seed: int = 0, threads: int = 1) -> None:
     """Seed every random generator a chapter uses and make torch's kernels deterministic.
 
     The globals it sets, all process-wide: Python's `random` and NumPy's global generator (seeded),
-    torch's default generators on CPU and CUDA (seeded), `torch.use_deterministic_algorithms(True)`,
+    torch's default generators on CPU and CUDA (seeded),
+    `torch.use_deterministic_algorithms(True, warn_only=True)` (deterministic kernels where torch has them;
+    a few CUDA backward kernels, e.g. adaptive average pooling's, have none and only warn),
     `torch.backends.cudnn.benchmark = False`, `torch.set_num_threads(threads)`, and the environment
     variable CUBLAS_WORKSPACE_CONFIG (deterministic cuBLAS; only if it is not set already).
 
@@ -41,7 +45,7 @@ def set_seed(seed: int = 0, threads: int = 1) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True)
+    torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.benchmark = False
     torch.set_num_threads(threads)
 
@@ -70,24 +74,53 @@ def _check_data(data, name: str):
 
 @torch.no_grad()
 def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 500, device=None) -> torch.Tensor:
-    """Predicted class of each image: (N, ...) -> int64 (N,). Puts the model in eval mode."""
+    """Predicted class of each image: (N, ...) -> int64 (N,), on the CPU. Puts the model in eval mode.
+
+    Runs in batches of `batch_size` on the model's device (or `device`). N must be at least 1.
+    """
     device = torch.device(device) if device is not None else _model_device(model)
+    _checks.tensor(images, "images", "predict", "(N, C, H, W)", floating=True)
+    batch_size = _checks.positive_int(batch_size, "batch_size", "images per forward pass, e.g. 500", "predict")
+    if images.dim() == 0 or len(images) == 0:
+        raise ValueError(f"predict: images holds no images (shape {tuple(images.shape)}); pass at least one, "
+                         f"e.g. load_mnist(split='test')[0][:100].")
     model.eval()
     preds = [model(images[i:i + batch_size].to(device)).argmax(1).cpu() for i in range(0, len(images), batch_size)]
     return torch.cat(preds)
 
 
 def evaluate(model: nn.Module, data, batch_size: int = 500) -> float:
-    """Accuracy in [0, 1] of `model` on data = (images, labels)."""
+    """Accuracy in [0, 1] of `model` on data = (images, labels), at least one image."""
     images, labels = _check_data(data, "data")
-    return (predict(model, images, batch_size) == labels).float().mean().item()
+    if len(images) == 0:
+        raise ValueError("evaluate: data holds no images, so there is no accuracy to compute; pass at least one "
+                         "(image, label) pair, e.g. load_mnist(split='test').")
+    return (predict(model, images, batch_size) == labels.cpu()).float().mean().item()  # predict returns CPU
 
 
 def confusion_matrix(labels: torch.Tensor, preds: torch.Tensor, num_classes: int = 10) -> torch.Tensor:
-    """Counts (num_classes, num_classes): row = true class, column = predicted class."""
+    """Counts (num_classes, num_classes): row = true class, column = predicted class.
+
+    labels, preds: integer tensors (N,) of class indices in 0..num_classes-1.
+    """
+    num_classes = _checks.positive_int(num_classes, "num_classes", "how many classes, e.g. 10 digits",
+                                       "confusion_matrix")
+    for name, t in (("labels", labels), ("preds", preds)):
+        _checks.tensor(t, name, "confusion_matrix", "(N,)")
+        if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+            raise TypeError(f"confusion_matrix: {name} must hold integer class indices, got {t.dtype} — "
+                            f"for scores, take {name}.argmax(1) first.")
+        if t.dim() != 1:
+            raise ValueError(f"confusion_matrix: {name} must be 1-D (N,), got shape {tuple(t.shape)} — for "
+                             f"scores (N, K) take {name}.argmax(1) first.")
     if labels.shape != preds.shape:
         raise ValueError(f"labels {tuple(labels.shape)} and preds {tuple(preds.shape)} must have the same shape.")
-    index = labels.long() * num_classes + preds.long()
+    for name, t in (("labels", labels), ("preds", preds)):
+        if len(t) and (int(t.min()) < 0 or int(t.max()) >= num_classes):
+            bad = t[(t < 0) | (t >= num_classes)][0].item()
+            raise ValueError(f"confusion_matrix: {name} holds class {bad}, outside 0..{num_classes - 1} for "
+                             f"num_classes={num_classes}; pass the right num_classes or check the {name}.")
+    index = labels.long().cpu() * num_classes + preds.long().cpu()
     return torch.bincount(index, minlength=num_classes ** 2).reshape(num_classes, num_classes)
 
 
@@ -173,5 +206,4 @@ def _model_device(model: nn.Module) -> torch.device:
 
 
 def _check_positive_int(value, name: str, meaning: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int ({meaning}), got {value!r}.")
+    _checks.positive_int(value, name, meaning, "fit")

@@ -16,6 +16,21 @@ def _as_numpy(a) -> np.ndarray:
     return a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
 
 
+def _nonempty(values, name: str, who: str, fix: str) -> np.ndarray:
+    """`values` as an array, or a ValueError naming the function and argument if it holds nothing to draw."""
+    v = _as_numpy(values)
+    if v.size == 0:
+        raise ValueError(f"{who}: {name} is empty (shape {v.shape}), so there is nothing to draw; {fix}.")
+    return v
+
+
+def _nonempty_dict(d, name: str, who: str, fix: str) -> None:
+    if not isinstance(d, dict) or not d:
+        raise ValueError(f"{who}: {name} must be a non-empty dict {{label: values}}, got {d!r:.60}; {fix}.")
+    for label, values in d.items():
+        _nonempty(values, f"{name}[{label!r}]", who, fix)
+
+
 def _integer_ticks(ax) -> None:
     """Rows and columns of an image are whole numbers: no 2.5 on the axes."""
     for axis in (ax.xaxis, ax.yaxis):
@@ -27,7 +42,7 @@ def show_matrix(ax, values, title: str = "", signed: bool = False, annotate: boo
 
     values: (H, W). With `annotate`, each cell shows its number (for small arrays).
     """
-    v = _as_numpy(values)
+    v = _nonempty(values, "values", "show_matrix", "pass an (H, W) array with at least one number")
     if v.ndim != 2:
         raise ValueError(f"show_matrix needs a 2-D array (H, W), got shape {v.shape}; pick one image/channel first.")
     if signed:
@@ -53,6 +68,8 @@ def plot_conv(image, kernel, output, title: str = "", annotate: bool = False):
 
     image: (H, W), kernel: (kH, kW), output: (H_out, W_out). Signed arrays use RdBu centred at 0.
     """
+    for name, values in (("image", image), ("kernel", kernel), ("output", output)):
+        _nonempty(values, name, "plot_conv", "pass the (H, W) input, the (kH, kW) kernel and conv2d's output")
     fig, axes = plt.subplots(1, 3, figsize=(10, 3.4), gridspec_kw={"width_ratios": [3, 1.4, 3]})
     for ax, values, name in zip(axes, (image, kernel, output), ("input", "kernel", "output")):
         v = _as_numpy(values)
@@ -191,7 +208,8 @@ def plot_confusion_matrix(counts, title: str = ""):
 
     Use `cnnbook.train.confusion_matrix(labels, preds)` to compute it. cividis, darker = fewer.
     """
-    c = _as_numpy(counts)
+    c = _nonempty(counts, "counts", "plot_confusion_matrix",
+                  "compute it with cnnbook.train.confusion_matrix(labels, preds)")
     if c.ndim != 2 or c.shape[0] != c.shape[1]:
         raise ValueError(f"plot_confusion_matrix needs a square (K, K) array of counts, got shape {c.shape}; "
                          f"compute it with cnnbook.train.confusion_matrix(labels, preds).")
@@ -215,10 +233,11 @@ def plot_prediction(image, probabilities, true_label=None, title: str = ""):
 
     image: (H, W) or (1, H, W); probabilities: (K,) summing to 1 (e.g. model(x).softmax(1)[0]).
     """
-    img = _as_numpy(image)
+    img = _nonempty(image, "image", "plot_prediction", "pass one image, e.g. images[i, 0]")
     if img.ndim == 3 and img.shape[0] == 1:
         img = img[0]
-    p = _as_numpy(probabilities)
+    p = _nonempty(probabilities, "probabilities", "plot_prediction",
+                  "pass one probability per class, e.g. model(x).softmax(1)[0]")
     if img.ndim != 2:
         raise ValueError(f"plot_prediction needs one image (H, W), got shape {img.shape}; pass images[i, 0].")
     if p.ndim != 1:
@@ -246,7 +265,12 @@ def plot_pooling(image, pooled, kind: str, size: int, stride: int):
 
     image: (H, W); pooled: (H_out, W_out).
     """
-    img, out = _as_numpy(image), _as_numpy(pooled)
+    img = _nonempty(image, "image", "plot_pooling", "pass one image (H, W), e.g. images[0, 0]")
+    out = _nonempty(pooled, "pooled", "plot_pooling", "pass the pooled image, e.g. max_pool2d(x, 2)[0, 0]")
+    for name, v in (("image", img), ("pooled", out)):
+        if v.ndim != 2:
+            raise ValueError(f"plot_pooling: {name} must be one image (H, W), got shape {v.shape}; "
+                             f"pick one with [0, 0].")
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.8), layout="constrained")
     for ax, v, name in zip(axes, (img, out), ("input", f"after {kind} pooling")):
         im = ax.imshow(v, cmap="cividis", vmin=float(img.min()), vmax=float(img.max()))
@@ -274,6 +298,8 @@ def plot_gradient_support(panels, title: str = ""):
     panels: list of (name, values (H, W), box) where values is the gradient (or mask) of one output unit with
     respect to the input and box = (top, left, bottom, right) the analytic receptive field. Log scale, cividis.
     """
+    if not panels:
+        raise ValueError("plot_gradient_support: panels is empty; pass a list of (name, values (H, W), box).")
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.4), squeeze=False)
     for ax, (name, values, box) in zip(axes[0], panels):
         v = _as_numpy(values).astype(float)
@@ -295,6 +321,8 @@ def plot_effective_fields(fields: dict, title: str = "", crop: int | None = None
 
     crop: show only the central crop×crop window (all maps must have the same size).
     """
+    if not isinstance(fields, dict) or not fields:
+        raise ValueError("plot_effective_fields: fields is empty; pass {name: (map (H, W), box)}.")
     fig, axes = plt.subplots(1, len(fields), figsize=(2.7 * len(fields), 3.1), squeeze=False)
     for ax, (name, (values, box)) in zip(axes[0], fields.items()):
         v = _as_numpy(values).astype(float)
@@ -318,7 +346,7 @@ def plot_effective_fields(fields: dict, title: str = "", crop: int | None = None
 def plot_field_on_image(image, boxes, title: str = ""):
     """An image (H, W) with receptive fields outlined: boxes = [(box, label), ...], box = (top, left, bottom, right)
     in pixels (parts outside the image are padding and are drawn clipped)."""
-    v = _as_numpy(image)
+    v = _nonempty(image, "image", "plot_field_on_image", "pass one image (H, W), e.g. images[0, 0]")
     if v.ndim != 2:
         raise ValueError(f"plot_field_on_image needs one image (H, W), got shape {v.shape}; use images[0, 0].")
     fig, ax = plt.subplots(figsize=(4.2, 4.2))
@@ -355,6 +383,7 @@ def plot_cam_grid(images, maps: dict, boxes: dict | None = None, true_boxes=None
     images = _as_numpy(images)
     if images.ndim != 3:
         raise ValueError(f"images must be (R, H, W), got shape {images.shape}; use images[:, 0] for (N, 1, H, W).")
+    _nonempty(images, "images", "plot_cam_grid", "pass at least one image, e.g. images[:4, 0]")
     rows, cols = len(images), 1 + len(maps)
     fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 1.9 * rows + 0.5), squeeze=False)
     for r in range(rows):
@@ -406,6 +435,8 @@ def plot_threshold_sensitivity(thresholds, scores: dict, title: str = ""):
 
     thresholds: (T,); scores: {method name: (T,) accuracies in [0, 1]}. Returns the figure.
     """
+    _nonempty(thresholds, "thresholds", "plot_threshold_sensitivity", "pass the thresholds that were tried")
+    _nonempty_dict(scores, "scores", "plot_threshold_sensitivity", "pass {method name: accuracies}")
     fig, ax = plt.subplots(figsize=(6, 3.6))
     styles = ["-o", "-s", "-^", "--", ":"]
     for (name, values), style in zip(scores.items(), styles * 3):
@@ -417,12 +448,16 @@ def plot_threshold_sensitivity(thresholds, scores: dict, title: str = ""):
 def plot_deletion_curves(fractions, curves: dict, title: str = ""):
     """Mean probability of the target class as the hottest pixels are deleted, one line per map.
 
-    fractions: (S,) in [0, 1]; curves: {name: (S,) mean probabilities}. Returns the figure.
+    fractions: (S,) in [0, 1]; curves: {name: (S,) mean probabilities}; a name containing "(no " (a baseline
+    such as "random ink (no model)") is drawn dashed. Returns the figure.
     """
+    _nonempty(fractions, "fractions", "plot_deletion_curves", "pass the fractions of pixels deleted")
+    _nonempty_dict(curves, "curves", "plot_deletion_curves", "pass {name: mean probabilities}")
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    for name, values in curves.items():
-        ax.plot(_as_numpy(fractions) * 100, _as_numpy(values), label=name)
-    return _finish_lines(fig, ax, "pixels deleted, hottest first (%)", "mean p(target class)", (0, 1), title)
+    for name, values in curves.items():  # baselines (names with "(no model)" / "(no image)") dashed
+        ax.plot(_as_numpy(fractions) * 100, _as_numpy(values), "--" if "(no " in name else "-", label=name)
+    return _finish_lines(fig, ax, "pixels deleted, in each order, hottest first (%)", "mean p(target class)", (0, 1),
+                         title)
 
 
 # ---------------------------------------------------------------------------- chapter 7
@@ -433,6 +468,7 @@ def plot_lines(x, ys: dict, xlabel: str, ylabel: str, title: str = "", logx: boo
     For loss curves, gradient norms per layer and accuracy against data size. styles: {label: "--"}.
     Returns the figure.
     """
+    _nonempty_dict(ys, "ys", "plot_lines", "pass {label: values}, one line each")
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     colors = plt.cm.viridis(np.linspace(0, 0.9, max(len(ys), 2)))
     for color, (label, values) in zip(colors, ys.items()):
@@ -452,6 +488,7 @@ def plot_lines(x, ys: dict, xlabel: str, ylabel: str, title: str = "", logx: boo
 
 def plot_excitations(excitations: dict, title: str = ""):
     """Grouped bars of SE channel weights: excitations = {label: (C,) mean scales in (0, 1)}. Returns the figure."""
+    _nonempty_dict(excitations, "excitations", "plot_excitations", "pass {label: (C,) channel scales}")
     fig, ax = plt.subplots(figsize=(7, 3.4))
     colors = plt.cm.viridis(np.linspace(0.15, 0.85, max(len(excitations), 2)))
     width = 0.8 / max(len(excitations), 1)
@@ -463,5 +500,126 @@ def plot_excitations(excitations: dict, title: str = ""):
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the bars, never over them
     ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------- chapter 3b
+def plot_trajectories(xs, ys, surface, paths: dict, title: str = ""):
+    """Optimiser paths on a 2-D loss surface: contour lines of `surface` and one line per optimiser.
+
+    xs: (W,), ys: (H,) grid coordinates; surface: (H, W) loss values on that grid (drawn on a log scale);
+    paths: {name: (T, 2) points (x, y), start first}. The start is a black dot, each end a cross.
+    Returns the figure.
+    """
+    if not isinstance(paths, dict) or not paths:
+        raise ValueError("plot_trajectories needs paths as a non-empty dict {name: (T, 2) points}.")
+    z = _as_numpy(surface)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    levels = np.geomspace(max(z.min(), 1e-3), z.max(), 14)
+    ax.contour(_as_numpy(xs), _as_numpy(ys), z, levels=levels, cmap="cividis", linewidths=0.8)
+    colors = plt.cm.viridis(np.linspace(0, 0.85, max(len(paths), 2)))
+    for color, (name, points) in zip(colors, paths.items()):
+        p = _as_numpy(points)
+        ax.plot(p[:, 0], p[:, 1], "-", color=color, label=name, linewidth=1.6, marker=".", markersize=3)
+        ax.plot(p[-1, 0], p[-1, 1], "x", color=color, markersize=9, markeredgewidth=2)
+    first = _as_numpy(next(iter(paths.values())))[0]
+    ax.plot(first[0], first[1], "o", color="black", label="start")
+    ax.set_xlabel("parameter $w_1$")
+    ax.set_ylabel("parameter $w_2$")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_seed_bars(panels: dict, title: str = ""):
+    """Mean ± standard deviation over seeds (a diamond with error bars), each seed's value as a dot.
+
+    panels: {y-axis label: {setting name: [one value per seed]}}, one subplot per panel, side by side.
+    The y axis fits the data (it does not start at 0), so differences of a point or two stay visible.
+    Returns the figure.
+    """
+    if not isinstance(panels, dict) or not panels or not all(isinstance(v, dict) and v for v in panels.values()):
+        raise ValueError("plot_seed_bars needs panels = {axis label: {setting: [value per seed]}}, none empty.")
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6), squeeze=False)
+    for ax, (label, groups) in zip(axes[0], panels.items()):
+        colors = plt.cm.viridis(np.linspace(0.1, 0.85, max(len(groups), 2)))
+        for i, (color, values) in enumerate(zip(colors, groups.values())):
+            v = _as_numpy(values).astype(float)
+            ax.errorbar(i, v.mean(), yerr=v.std(ddof=1) if len(v) > 1 else None, fmt="D", color=color,
+                        markersize=8, capsize=5, elinewidth=2)
+            ax.plot(np.full(len(v), i) + np.linspace(-0.15, 0.15, len(v)), v, "k.", markersize=5)
+        ax.set_xticks(range(len(groups)), list(groups), rotation=20, ha="right", fontsize=8)
+        ax.set_ylabel(label)
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_mean_and_spread(x, runs: dict, xlabel: str, ylabel: str, title: str = "", logx: bool = False):
+    """Mean ± sample standard deviation over seeds: runs = {label: (seeds, S) values} against x (S,).
+
+    One line with error bars per label, for comparisons between trainings repeated over seeds (chapter 7c).
+    Returns the figure.
+    """
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    colors = plt.cm.viridis(np.linspace(0, 0.75, max(len(runs), 2)))
+    xs = _as_numpy(x)
+    for color, (label, values) in zip(colors, runs.items()):
+        v = _as_numpy(values)
+        if v.ndim != 2 or v.shape[1] != len(xs) or v.shape[0] < 2:
+            raise ValueError(f"runs[{label!r}] must be (seeds >= 2, {len(xs)}) values, one row per seed, "
+                             f"got shape {v.shape}.")
+        ax.errorbar(xs, v.mean(0), yerr=v.std(0, ddof=1), color=color, marker="o", capsize=4,
+                    label=f"{label} (mean ± std, {v.shape[0]} seeds)")
+    ax.set_xscale("log" if logx else "linear")
+    ax.set_xticks(xs, [f"{value:g}" for value in xs])           # the measured sizes, not powers of ten
+    ax.minorticks_off()
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------- chapter 1: kernels on any image
+def plot_kernel_responses(images: dict, responses: dict, title: str = ""):
+    """Rows = images, columns = the input then its response to each kernel (chapter 1: digit and photograph).
+
+    images: {row name: (H, W) image}; responses: {kernel name: {row name: (H', W') response}}. Inputs are grey
+    (0 = black); each response uses RdBu centred at 0, scaled to the 99th percentile of its |values| (the
+    colour bar says how large; the rare stronger values saturate, so the faint edges of a photograph stay
+    visible next to its strongest ones). Returns the figure.
+    """
+    if not isinstance(images, dict) or not images:
+        raise ValueError("plot_kernel_responses: images must be a non-empty dict {name: (H, W) image}.")
+    if not isinstance(responses, dict) or not responses:
+        raise ValueError("plot_kernel_responses: responses must be a non-empty dict {kernel: {image name: map}}.")
+    for kernel, maps in responses.items():
+        if not isinstance(maps, dict) or set(maps) != set(images):
+            raise ValueError(f"plot_kernel_responses: responses[{kernel!r}] must map every image name "
+                             f"{sorted(images)} to its response, got {sorted(maps) if isinstance(maps, dict) else maps!r}.")
+    rows, cols = len(images), 1 + len(responses)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.5 * rows + 0.6), squeeze=False)
+    for r, (name, image) in enumerate(images.items()):
+        v = _nonempty(image, f"images[{name!r}]", "plot_kernel_responses", "pass one (H, W) image")
+        axes[r, 0].imshow(v, cmap="gray")
+        axes[r, 0].set_title(f"{name}, {v.shape[0]}×{v.shape[1]}", fontsize=9)
+        axes[r, 0].set_ylabel("row (pixels)", fontsize=8)
+        for c, (kernel, maps) in enumerate(responses.items(), start=1):
+            m = _nonempty(maps[name], f"responses[{kernel!r}][{name!r}]", "plot_kernel_responses",
+                          "pass the convolution's output (H', W')")
+            lim = float(np.percentile(np.abs(m), 99)) or float(np.abs(m).max()) or 1.0
+            im = axes[r, c].imshow(m, cmap="RdBu_r", vmin=-lim, vmax=lim)
+            axes[r, c].set_title(kernel, fontsize=9)
+            fig.colorbar(im, ax=axes[r, c], shrink=0.7)
+        for ax in axes[r]:
+            ax.set_xlabel("column (pixels)", fontsize=8)
+            ax.tick_params(labelsize=7)
+    fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -15,7 +15,7 @@ from .conv import classic_kernels, conv2d
 
 
 def _check_image(image) -> torch.Tensor:
-    if not isinstance(image, torch.Tensor) or image.dim() != 2 or not image.is_floating_point():
+    if not isinstance(image, torch.Tensor) or image.dim() != 2 or not image.is_floating_point() or image.numel() == 0:
         shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
         raise ValueError(f"the explorer needs one grayscale image as a float tensor (H, W), got {shape}; "
                          f"for a batch from load_mnist use images[0, 0].")
@@ -70,11 +70,19 @@ def conv_explorer(image: torch.Tensor) -> widgets.VBox:
     return wire([[kernel, stride], [padding, dilation]], draw, out)
 
 # ---------------------------------------------------------------------------- chapters 2-4
+def _device(model: torch.nn.Module) -> torch.device:
+    """Where the model's parameters are (CPU for a model without any): images are moved there."""
+    return next(iter(model.parameters()), torch.zeros(0)).device
+
+
 def _check_batch(images, labels) -> None:
     if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != 1:
         shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
         raise ValueError(f"the explorer needs a batch of grayscale images (N, 1, H, W), got {shape}; "
                          f"pass load_mnist(split='test')[0].")
+    if len(images) == 0:
+        raise ValueError("the explorer needs at least one image to show, got a batch of 0; "
+                         "pass load_mnist(split='test')[0][:100].")
     if labels is not None and (not isinstance(labels, torch.Tensor) or labels.shape != (len(images),)):
         raise ValueError(f"labels must be a (N,) tensor with one label per image ({len(images)} images).")
 
@@ -91,7 +99,7 @@ def prediction_explorer(model: torch.nn.Module, images: torch.Tensor, labels: to
 
     def draw(*_):
         with torch.no_grad():
-            probs = model(images[index.value:index.value + 1]).softmax(dim=1)[0]
+            probs = model(images[index.value:index.value + 1].to(_device(model))).softmax(dim=1)[0].cpu()
         label = int(labels[index.value])
         verdict = "right" if int(probs.argmax()) == label else "wrong"
         fig = viz.plot_prediction(images[index.value, 0], probs, true_label=label,
@@ -111,7 +119,8 @@ def feature_map_explorer(model: torch.nn.Module, images: torch.Tensor, labels: t
         raise TypeError(f"feature_map_explorer needs a model with an activations(x) method such as "
                         f"cnnbook.models.SmallCNN, got {type(model).__name__}.")
     x = images[:n_images]
-    acts = model.activations(x)
+    with torch.no_grad():
+        acts = [a.cpu() for a in model.activations(x.to(_device(model)))]
     layer = widgets.Dropdown(options=[(f"layer {k + 1}", k) for k in range(len(acts))], value=0, description="layer")
     channel = widgets.IntSlider(0, 0, acts[0].shape[1] - 1, description="channel")
     out = widgets.Output()
@@ -193,6 +202,7 @@ def cam_explorer(model: torch.nn.Module, images: torch.Tensor, labels: torch.Ten
     if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != 1:
         raise ValueError(f"images must be a (N, 1, H, W) tensor, got "
                          f"{tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__}.")
+    _check_batch(images, labels)
     index = widgets.IntSlider(0, 0, len(images) - 1, description="image")
     target = widgets.Dropdown(options=["predicted"] + list(range(10)), value="predicted", description="class")
     method = widgets.Dropdown(options=["CAM"] + [f"Grad-CAM {name}" for name in layers], value="CAM",
@@ -233,9 +243,10 @@ def depth_explorer(images: torch.Tensor, labels: torch.Tensor) -> widgets.VBox:
     out = widgets.Output()
 
     def draw(*_):
-        torch.manual_seed(0)
-        model = ResNet(depth.value, width=8, in_channels=images.shape[1], residual=residual.value,
-                       batch_norm=batch_norm.value)
+        with torch.random.fork_rng(devices=[]):  # the same initialisation each time; the caller's RNG untouched
+            torch.manual_seed(0)
+            model = ResNet(depth.value, width=8, in_channels=images.shape[1], residual=residual.value,
+                           batch_norm=batch_norm.value)
         norms = conv_gradient_norms(model, images, labels)
         s = summary(model, tuple(images.shape[1:]))
         name = f"{'ResNet' if residual.value else 'plain'}-{depth.value}{'' if batch_norm.value else ', no BN'}"

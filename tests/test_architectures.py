@@ -4,9 +4,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from cnnbook import nas
-from cnnbook.models import (BasicBlock, LeNet5, MultiHeadSelfAttention, ResNet, SEBlock, TinyViT, summary,
-                            vgg_style)
+from cnnbook.models import (BasicBlock, LeNet5, MultiHeadSelfAttention, ResNet, SEBlock, TinyViT,
+                            conv_gradient_norms, summary, vgg_style)
 
 
 def n_params(model):
@@ -81,6 +80,39 @@ def test_resnet_rejects_depth_not_6k_plus_2():
         ResNet(10)
 
 
+def test_conv_gradient_norms_equal_autograd_norms_input_side_first_and_leave_no_gradient():
+    torch.manual_seed(0)
+    model = ResNet(8, width=4)
+    x, y = torch.randn(6, 1, 14, 14), torch.arange(6) % 10
+    norms = conv_gradient_norms(model, x, y)
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert len(norms) == len(convs) == 7                       # stem + 6 block convs, input side first
+    assert all(p.grad is None or not p.grad.any() for p in model.parameters())  # zeroed afterwards
+    nn.functional.cross_entropy(model(x), y).backward()        # by hand, same batch, train mode
+    assert norms == pytest.approx([c.weight.grad.norm().item() for c in convs], rel=1e-5)
+
+
+def test_conv_gradient_norms_rejects_bad_inputs_with_a_hint():
+    model = ResNet(8, width=4)
+    with pytest.raises(ValueError, match="batch dimension"):
+        conv_gradient_norms(model, torch.zeros(1, 14, 14), torch.zeros(1, dtype=torch.int64))
+    with pytest.raises(ValueError, match="one class index per image"):
+        conv_gradient_norms(model, torch.zeros(2, 1, 14, 14), torch.zeros(3, dtype=torch.int64))
+    with pytest.raises(ValueError, match="no nn.Conv2d"):
+        conv_gradient_norms(nn.Sequential(nn.Flatten(), nn.Linear(4, 2)), torch.zeros(2, 1, 2, 2),
+                            torch.zeros(2, dtype=torch.int64))
+
+
+def test_without_batch_norm_the_plain_net_gradient_vanishes_and_the_shortcut_keeps_it():
+    x, y = torch.randn(16, 1, 14, 14, generator=torch.Generator().manual_seed(1)), torch.arange(16) % 10
+    ratio = {}
+    for residual in (False, True):
+        torch.manual_seed(0)
+        g = conv_gradient_norms(ResNet(32, width=8, residual=residual, batch_norm=False), x, y)
+        ratio[residual] = g[0] / g[-1]
+    assert ratio[False] < 1e-6 < 1e-2 < ratio[True]
+
+
 # ---------------------------------------------------------------------------- SE
 def test_se_block_output_is_input_times_a_per_channel_scale_in_0_1():
     torch.manual_seed(0)
@@ -146,6 +178,16 @@ def test_tiny_vit_shapes_and_parameter_count(pooling):
     assert n_params(model) == expected
 
 
+def test_patch_embedding_conv_is_one_linear_map_of_non_overlapping_patches():
+    # kernel = stride = p: every output position is the kernel's dot product with one p×p patch
+    torch.manual_seed(0)
+    embed = TinyViT(image_size=12, patch_size=4, in_channels=3, dim=8).patch_embed
+    x = torch.randn(2, 3, 12, 12)
+    patches = nn.functional.unfold(x, kernel_size=4, stride=4).transpose(1, 2)        # (2, 9, 48)
+    linear = patches @ embed.proj.weight.reshape(8, -1).T + embed.proj.bias
+    assert torch.allclose(embed(x), linear, atol=1e-5)
+
+
 def test_tiny_vit_rejects_patch_not_dividing_image():
     with pytest.raises(ValueError, match="multiple"):
         TinyViT(image_size=28, patch_size=5)
@@ -181,35 +223,4 @@ def test_summary_table_lists_every_weighted_layer():
     assert "Conv2d" in text and "Linear" in text and "ReLU" not in text
 
 
-# ---------------------------------------------------------------------------- NAS
-def test_search_space_has_18_candidates_and_build_follows_them():
-    cands = nas.all_candidates()
-    assert len(cands) == 3 * 3 * 2
-    model = nas.build({"depth": 2, "width": 4, "kernel": 5})
-    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
-    assert [c.out_channels for c in convs] == [4, 8] and convs[0].kernel_size == (5, 5)
-
-
-def _toy_data():
-    g = torch.Generator().manual_seed(0)
-    y = torch.arange(64) % 2
-    x = torch.randn(64, 1, 8, 8, generator=g) * 0.1 + y[:, None, None, None].float()
-    return x, y
-
-
-def test_searches_stay_within_their_step_budget():
-    data = _toy_data()
-    space = {"depth": (1,), "width": (2, 4), "kernel": (3, 5)}
-    rs = nas.random_search(data, data, budget=20, steps_per_candidate=5, space=space, batch_size=16)
-    sh = nas.successive_halving(data, data, budget=20, n_candidates=4, space=space, batch_size=16)
-    assert rs["steps_used"] <= 20 and sh["steps_used"] <= 20
-    assert rs["steps_used"] == sum(t[1] for t in rs["trials"])
-    assert sh["steps_used"] == sum(t[1] for t in sh["trials"])
-    assert len(rs["trials"]) == 4 and len(sh["trials"]) == 4 + 2
-
-
-def test_train_for_steps_lowers_the_loss_on_separable_data():
-    torch.manual_seed(0)
-    losses = nas.train_for_steps(nas.build({"depth": 1, "width": 4, "kernel": 3}), _toy_data(), 30,
-                                 batch_size=16, lr=0.1)
-    assert len(losses) == 30 and sum(losses[-5:]) < sum(losses[:5])
+# NAS: tests/test_nas.py

@@ -13,7 +13,7 @@ from captum.attr import LayerGradCam
 
 from cnnbook.cam import (box_from_heatmap, cam, deletion_auc, deletion_curve, grad_cam, iou, localisation_scores,
                          pointing_game, rank_correlation)
-from cnnbook.data import make_localisation_set
+from cnnbook.tasks import make_localisation_set
 from cnnbook.models import GAPNet
 
 
@@ -243,3 +243,52 @@ def test_gapnet_has_quarter_resolution_features_and_a_linear_classifier():
     x = torch.rand(2, 1, 48, 48)
     assert model.features(x).shape == (2, 32, 12, 12)
     assert isinstance(model.classifier, nn.Linear) and model(x).shape == (2, 10)
+
+
+def test_box_from_heatmap_rejects_a_nan_pixel_and_names_the_fix():
+    heat = torch.zeros(8, 8)
+    heat[2:5, 2:5] = 1.0
+    heat[0, 7] = float("nan")  # one NaN pixel used to give the empty box (0, 0, 0, 0) without a word
+    with pytest.raises(ValueError, match=r"heatmap contains 1 NaN.*nan_to_num"):
+        box_from_heatmap(heat)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        pointing_game(heat, torch.zeros(8, 8, dtype=torch.bool))
+    assert box_from_heatmap(torch.nan_to_num(heat, nan=0.0)).tolist() == [2, 2, 5, 5]  # the fix works
+
+
+def test_cam_and_grad_cam_on_nan_images_say_the_images_contain_nan():
+    torch.manual_seed(0)
+    model = GAPNet(width=4).eval()
+    x = torch.rand(2, 1, 16, 16)
+    x[1, 0, 3, 3] = float("nan")
+    with pytest.raises(ValueError, match=r"x contains 1 NaN or infinite.*nan_to_num") as info:
+        cam(model, x, 0)
+    assert "not GAP" not in str(info.value) and "global average" not in str(info.value)
+    with pytest.raises(ValueError, match="x contains 1 NaN"):
+        grad_cam(model, model.features[-1], x, 0)
+
+
+@pytest.mark.parametrize("noise", [float("nan"), float("inf"), -0.1, True])
+def test_localisation_set_rejects_a_noise_that_is_not_a_finite_non_negative_number(noise):
+    with pytest.raises(ValueError, match=r"noise must be a finite number >= 0.*e\.g\. 0\.05"):
+        make_localisation_set(4, canvas=32, scale=(12, 20), noise=noise)
+
+
+def test_localisation_set_clutter_has_the_targets_stroke_statistics_unless_asked_for_the_original_scale():
+    def saturated_fraction(data):  # share of ink pixels (>= 0.25) that are nearly white, target vs clutter
+        inside = torch.zeros_like(data.masks)
+        for n, (x0, y0, x1, y1) in enumerate(data.boxes.tolist()):
+            inside[n, y0:y1, x0:x1] = True
+        x = data.images[:, 0]
+        return [((x >= 0.9) & region & (x >= 0.25)).sum() / (region & (x >= 0.25)).sum()
+                for region in (inside, ~inside)]
+
+    same = make_localisation_set(200, "test", canvas=40, scale=(14, 24), noise=0.0, seed=1)
+    target, clutter = saturated_fraction(same)
+    assert abs(target - clutter) < 0.05, "clutter resized like the target: same stroke statistics"
+    old = make_localisation_set(200, "test", canvas=40, scale=(14, 24), noise=0.0, seed=1, clutter_scale="original")
+    target, clutter = saturated_fraction(old)
+    assert clutter > target + 0.2, "28-pixel clutter has thicker, whiter strokes than a shrunk target"
+    with pytest.raises(ValueError, match="clutter_scale must be one of"):
+        make_localisation_set(4, canvas=32, scale=(12, 20), clutter_scale="small")
+

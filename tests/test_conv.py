@@ -1,5 +1,6 @@
 """cnnbook.conv against torch: every method, every option, and the hand-written backward."""
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -131,5 +132,113 @@ def test_mixed_dtypes_error_says_how_to_convert():
 
 
 def test_output_size_rejects_non_integers():
-    with pytest.raises(ValueError, match="stride must be an int >= 1"):
+    with pytest.raises(TypeError, match=r"stride must be an int >= 1 .*got 1.5 .*e.g. stride=2"):
         output_size(28, 3, stride=1.5)
+
+
+@pytest.mark.parametrize("stride", [1.5, 2.0, True, "2", None])
+def test_conv2d_with_a_non_integer_stride_names_stride_and_the_form_it_needs(stride):
+    with pytest.raises(TypeError, match=r"conv2d: stride must be an int or a pair of ints like \(2, 2\)"):
+        conv2d(torch.zeros(1, 1, 5, 5), torch.zeros(1, 1, 3, 3), stride=stride)
+
+
+def test_numpy_integers_are_accepted_as_stride_padding_dilation_and_groups():
+    x, weight, bias, _ = _random_case(CASES[2], torch.float64)
+    got = conv2d(x, weight, bias, stride=np.int64(2), padding=(np.int32(1), 1), dilation=np.int64(2), groups=np.int64(2))
+    assert torch.allclose(got, F.conv2d(x, weight, bias, stride=2, padding=1, dilation=2, groups=2), atol=1e-10)
+    assert output_size(np.int64(28), np.int64(3), np.int64(2)) == 13
+
+
+@pytest.mark.parametrize("kwargs,err,match", [
+    (dict(stride=0), ValueError, "stride must be an int >= 1"),
+    (dict(size=2, kernel_size=5), ValueError, "spans 5 pixels but the padded input has only 2"),
+    (dict(kernel_size=0), ValueError, "kernel_size must be an int >= 1"),
+    (dict(padding=-1), ValueError, "padding must be an int >= 0"),
+    (dict(ceil_mode=1), TypeError, "True or False"),
+])
+def test_output_size_rejects_impossible_geometry_with_a_fix(kwargs, err, match):
+    args = dict(size=28, kernel_size=3) | kwargs
+    with pytest.raises(err, match=match):
+        output_size(**args)
+
+
+def test_rf_uses_the_same_output_size_with_its_checks():
+    from cnnbook import rf
+
+    assert rf.output_size is output_size
+    with pytest.raises(ValueError, match="stride must be an int >= 1"):
+        rf.output_size(28, 3, stride=0)  # was ZeroDivisionError
+    with pytest.raises(ValueError, match="more padding"):
+        rf.output_size(2, 5)  # was -2
+
+
+@pytest.mark.parametrize("method", ["im2col", "loops", "fft"])
+def test_an_empty_batch_gives_an_empty_output_like_torch(method):
+    x, w = torch.zeros(0, 2, 6, 6), torch.zeros(3, 2, 3, 3)
+    assert conv2d(x, w, method=method).shape == F.conv2d(x, w).shape == (0, 3, 4, 4)
+
+
+@pytest.mark.parametrize("x_shape,w_shape", [((1, 0, 6, 6), (3, 0, 3, 3)), ((1, 2, 6, 6), (0, 2, 3, 3))])
+def test_zero_channels_is_a_clear_error_for_every_method(x_shape, w_shape):
+    for method in ("im2col", "fft", "loops"):
+        with pytest.raises(ValueError, match="at least one of each"):
+            conv2d(torch.zeros(x_shape), torch.zeros(w_shape), method=method)
+
+
+def test_fft_method_with_float16_says_which_dtypes_it_needs():
+    x, w = torch.zeros(1, 1, 6, 6, dtype=torch.float16), torch.zeros(1, 1, 3, 3, dtype=torch.float16)
+    with pytest.raises(TypeError, match=r"method='fft'\) needs float32 or float64.*x.float\(\)"):
+        conv2d(x, w, method="fft")
+
+
+def test_fft_method_spreads_one_nan_to_every_output_as_documented():
+    x = torch.zeros(1, 1, 64, 64)
+    x[0, 0, 10, 10] = float("nan")
+    w = torch.ones(1, 1, 3, 3)
+    assert int(F.conv2d(x, w).isnan().sum()) == 9  # torch: only where the kernel touches the NaN
+    assert int(conv2d(x, w, method="im2col").isnan().sum()) == 9
+    assert bool(conv2d(x, w, method="fft").isnan().all())  # FFT: all 62 × 62 outputs
+    assert "one NaN or inf anywhere" in conv2d.__doc__
+
+
+def test_fft_method_rounding_error_is_relative_to_the_largest_pixel_as_documented():
+    x = torch.zeros(1, 1, 64, 64, dtype=torch.float64)
+    x[0, 0, 0, 0] = 1e30
+    w = torch.ones(1, 1, 3, 3, dtype=torch.float64)
+    exact = F.conv2d(x, w)
+    far = (slice(None), slice(None), slice(10, None), slice(10, None))  # outputs that never see the big pixel
+    assert bool((exact[far] == 0).all()) and bool((conv2d(x, w, method="im2col")[far] == 0).all())
+    error = conv2d(x, w, method="fft")[far].abs().max().item()
+    assert 1e30 * 1e-18 < error < 1e30 * 1e-12  # ~ machine epsilon x the largest value, not 0
+    assert "relative to the largest |x|" in conv2d.__doc__
+
+
+@pytest.mark.parametrize("dtype,match", [(torch.int64, r"floating-point grad_out.*grad_out.float\(\)"),
+                                         (torch.float64, r"grad_out is torch.float64 but x is torch.float32")])
+def test_conv2d_backward_rejects_a_grad_out_of_the_wrong_dtype(dtype, match):
+    x, w = torch.zeros(1, 1, 5, 5), torch.zeros(1, 1, 3, 3)
+    with pytest.raises(TypeError, match=match):
+        conv2d_backward(torch.zeros(1, 1, 3, 3, dtype=dtype), x, w)
+
+
+def test_im2col_is_a_view_not_a_copy():
+    x = torch.arange(2 * 7 * 8, dtype=torch.float32).reshape(1, 2, 7, 8)
+    patches = im2col(x, 3, stride=2)
+    assert patches.data_ptr() == x.data_ptr()  # shares memory with the input
+    x[0, 0, 0, 0] = -1.0
+    assert patches[0, 0, 0, 0, 0, 0] == -1.0
+
+
+@pytest.mark.parametrize("block_bytes", [1, 10_000, 1 << 30])  # one image per block, a few, all at once
+def test_im2col_blocks_of_images_give_the_same_result_and_keep_autograd(block_bytes, monkeypatch):
+    from cnnbook import conv as conv_module
+
+    monkeypatch.setattr(conv_module, "PATCH_BLOCK_BYTES", block_bytes)
+    x, weight, bias, conf = _random_case(CASES[2], torch.float64)
+    x = torch.cat([x] * 3)  # 6 images
+    assert torch.allclose(conv2d(x, weight, bias, **conf), F.conv2d(x, weight, bias, **conf), atol=1e-10)
+    w = weight.clone().requires_grad_()
+    conv2d(x, w, bias, **conf).square().sum().backward()
+    w_ref = weight.clone().requires_grad_()
+    F.conv2d(x, w_ref, bias, **conf).square().sum().backward()
+    assert torch.allclose(w.grad, w_ref.grad, atol=1e-8)

@@ -3,7 +3,9 @@
 import gzip
 import hashlib
 import http.server
+import os
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -39,17 +41,158 @@ def test_5k_split_sizes_types_range_and_stratification(cache_5k):
         assert torch.equal(torch.bincount(y, minlength=10), torch.full((10,), per_digit))
 
 
+def _cache_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("mnist_5k-*.npz"))
+
+
 def test_5k_split_is_deterministic_disjoint_and_cached(cache_5k):
     xa, ya = load_mnist(split="train")
-    assert (cache_5k / "mnist_5k.npz").is_file()  # written to CNNBOOK_CACHE
-    (cache_5k / "mnist_5k.npz").unlink()
+    [path] = _cache_files(cache_5k)  # written to CNNBOOK_CACHE, one file
+    path.unlink()
     xb, yb = load_mnist(split="train")  # rebuilt from the CSV: same split
     assert torch.equal(xa, xb) and torch.equal(ya, yb)
     xc, _ = load_mnist(split="train")  # read from the cache: same again
     assert torch.equal(xa, xc)
     xt, _ = load_mnist(split="test")
     train_rows = {r.tobytes() for r in (xa.numpy() * 255).astype(np.uint8)}
-    assert sum(r.tobytes() in train_rows for r in (xt.numpy() * 255).astype(np.uint8)) < 5  # (near-)disjoint
+    assert sum(r.tobytes() in train_rows for r in (xt.numpy() * 255).astype(np.uint8)) == 0  # disjoint
+
+
+# ---------------------------------------------------------------------------------------- the cache heals
+@pytest.fixture(scope="module")
+def good_arrays():
+    arrays = data._split_5k()
+    arrays["digest"] = np.array(data._digest(arrays))
+    return arrays
+
+
+def _write_npz(path: Path, arrays: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def _damaged(kind: str, good: dict, path: Path) -> None:
+    """Write a cache file damaged in one way at `path`."""
+    _write_npz(path, good)
+    blob = path.read_bytes()
+    a = {k: v.copy() for k, v in good.items()}
+    if kind == "truncated":
+        path.write_bytes(blob[: len(blob) // 2])
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "one flipped byte (bad CRC)":
+        middle = len(blob) // 2
+        path.write_bytes(blob[:middle] + bytes([blob[middle] ^ 0xFF]) + blob[middle + 1:])
+    elif kind == "10 training images":
+        a["x_train"] = a["x_train"][:10]
+        _write_npz(path, a)
+    elif kind == "10 labels for 4000 images":
+        a["y_train"] = a["y_train"][:10]
+        _write_npz(path, a)
+    elif kind == "float images":
+        a["x_train"] = a["x_train"].astype(np.float32)
+        _write_npz(path, a)
+    elif kind == "rescaled pixels":
+        a["x_test"] = a["x_test"] // 2
+        _write_npz(path, a)
+    elif kind == "labels out of range":
+        a["y_test"][0] = 11
+        _write_npz(path, a)
+    elif kind == "shuffled labels":
+        a["y_train"] = np.random.default_rng(0).permutation(a["y_train"])
+        _write_npz(path, a)
+    elif kind == "missing array":
+        del a["y_test"]
+        _write_npz(path, a)
+    else:
+        raise AssertionError(kind)
+
+
+DAMAGE = ["truncated", "empty", "one flipped byte (bad CRC)", "10 training images", "10 labels for 4000 images",
+          "float images", "rescaled pixels", "labels out of range", "shuffled labels", "missing array"]
+
+
+@pytest.mark.parametrize("kind", DAMAGE)
+def test_a_damaged_cache_is_reported_once_and_rebuilt(kind, good_arrays, cache):
+    load_mnist()  # writes the cache
+    [path] = _cache_files(cache)
+    _damaged(kind, good_arrays, path)
+    with pytest.warns(data.CacheWarning, match="rebuilding it") as record:
+        x, y = load_mnist(split="test")
+    assert len([w for w in record if issubclass(w.category, data.CacheWarning)]) == 1
+    assert torch.equal(y, torch.from_numpy(good_arrays["y_test"]))
+    assert torch.equal(x[:, 0], torch.from_numpy(good_arrays["x_test"]).float() / 255)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # healed: the next load is silent
+        assert torch.equal(load_mnist(split="train")[1], torch.from_numpy(good_arrays["y_train"]))
+    assert data._read_cache(path)[0] is not None
+
+
+def test_the_cache_key_covers_the_split_parameters(cache, monkeypatch):
+    load_mnist()
+    [default] = _cache_files(cache)
+    monkeypatch.setattr(data, "TEST_PER_CLASS", 50)
+    x, y = load_mnist(split="test")
+    assert len(y) == 500 and torch.equal(torch.bincount(y), torch.full((10,), 50))
+    monkeypatch.setattr(data, "SPLIT_SEED", 1)
+    _, y1 = load_mnist(split="test")
+    assert len(_cache_files(cache)) == 3 and default in _cache_files(cache)  # one file per split definition
+
+
+def test_unwritable_cache_folder_still_loads_in_memory_with_a_warning_naming_the_variable(tmp_path, monkeypatch):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("CNNBOOK_CACHE", str(blocker / "cache"))  # cannot be created under a file
+    with pytest.warns(data.CacheWarning, match="CNNBOOK_CACHE"):
+        x, y = load_mnist(split="test")
+    assert x.shape == (1000, 1, 28, 28) and len(y) == 1000
+
+
+def test_missing_home_still_loads_in_memory_with_a_warning(monkeypatch):
+    for name in ("CNNBOOK_CACHE", "XDG_CACHE_HOME", "HOME"):
+        monkeypatch.delenv(name, raising=False)
+
+    def no_home(cls=None):
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(data.Path, "home", classmethod(no_home))
+    with pytest.raises(RuntimeError):
+        data.cache_dir()
+    with pytest.warns(data.CacheWarning, match="CNNBOOK_CACHE"):
+        _, y = load_mnist(split="test")
+    assert len(y) == 1000
+
+
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o002, 0o664)])
+def test_cache_files_honour_the_umask_so_a_class_can_share_them(umask, mode, cache):
+    old = os.umask(umask)
+    try:
+        load_mnist()
+    finally:
+        os.umask(old)
+    [path] = _cache_files(cache)
+    assert path.stat().st_mode & 0o777 == mode
+
+
+def test_concurrent_writers_leave_one_valid_file_and_no_temp_files(cache):
+    results, errors = [], []
+
+    def load():
+        try:
+            results.append(data._mnist_5k_arrays())
+        except Exception as err:  # collected and reported by the assert below
+            errors.append(err)
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(results) == 4
+    assert all(np.array_equal(r["y_train"], results[0]["y_train"]) for r in results)
+    assert [p.suffix for p in cache.iterdir()] == [".npz"]  # one file, no .part left
+    assert data._read_cache(_cache_files(cache)[0])[0] is not None
 
 
 def test_bad_subset_or_split_names_the_choices():

@@ -15,11 +15,11 @@ import torch
 import yaml
 
 from cnnbook import grading
-from cnnbook.grading import check_between, check_close, check_equal, check_tensor, forbidden
+from cnnbook.checks import check_between, check_close, check_equal, check_tensor, forbidden
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENTS_DIR = ROOT / "notebooks" / "assignments"
-ASSIGNMENTS = grading.available_assignments()
+ASSIGNMENTS = grading.available_assignments(ASSIGNMENTS_DIR)
 
 
 # ----------------------------------------------------------------------------- checkers (unit tests)
@@ -34,6 +34,36 @@ def test_check_tensor_message_names_shape_values_and_hint():
     with pytest.raises(AssertionError, match="returned None — did you forget the `return`"):
         check_tensor(None, expected, "out")
     check_tensor(expected + 1e-7, expected, "out")  # within tolerance: no error
+
+
+def test_check_tensor_nan_in_expected_matches_only_nan_in_the_same_place():
+    expected = torch.tensor([1.0, float("nan"), 3.0])
+    check_tensor(torch.tensor([1.0, float("nan"), 3.0]), expected, "t")
+    for got in (torch.tensor([1.0, 2.0, 3.0]), torch.tensor([1.0, 1e30, 3.0]), torch.tensor([float("nan"), 2.0, 3.0])):
+        with pytest.raises(AssertionError, match="NaN|number where NaN"):
+            check_tensor(got, expected, "t")
+    check_tensor(torch.tensor([float("inf")]), torch.tensor([float("inf")]), "t")
+    with pytest.raises(AssertionError, match="wrong values"):
+        check_tensor(torch.tensor([float("-inf")]), torch.tensor([float("inf")]), "t")
+
+
+def test_check_tensor_compares_integers_exactly_without_float_rounding():
+    with pytest.raises(AssertionError, match="integers must match exactly"):
+        check_tensor(torch.tensor([2**62 + 1]), torch.tensor([2**62]), "n")
+    check_tensor(torch.tensor([2**62 + 1]), torch.tensor([2**62 + 1]), "n")
+
+
+def test_check_equal_refuses_an_int_subclass_that_claims_to_equal_everything():
+    class AlwaysEqual(int):
+        def __eq__(self, other):
+            return True
+
+        __hash__ = int.__hash__
+
+    with pytest.raises(AssertionError, match="expected a int equal to 14, got a AlwaysEqual"):
+        check_equal(AlwaysEqual(0), 14, "n")
+    with pytest.raises(AssertionError, match=r"expected \[\(3, 1\)\]"):
+        check_equal([(3, AlwaysEqual(0))], [(3, 1)], "pairs")
 
 
 def test_check_close_equal_between_accept_right_and_explain_wrong_answers():
@@ -66,8 +96,8 @@ def test_forbidden_blocks_the_shortcut_and_restores_it_even_after_an_error():
 
 # ----------------------------------------------------------------------------- the instructor notebooks
 def test_every_chapter_has_an_nbgrader_assignment_outside_the_book():
-    assert ASSIGNMENTS == ["a1_convolution", "a2_five_components", "a3_training", "a4_receptive_fields",
-                           "a5_cam", "a6_architectures"]
+    assert {"a1_convolution", "a2_five_components", "a3_training", "a4_receptive_fields", "a5_cam",
+            "a6_architectures"} <= set(ASSIGNMENTS)
     toc = (ROOT / "_toc.yml").read_text()
     assert "assignments" not in toc, "assignment notebooks (with solutions) must not be built into the book"
     parts = {part["caption"]: [c["file"] for c in part["chapters"]] for part in yaml.safe_load(toc)["parts"]}
@@ -171,9 +201,13 @@ def grade_id(cell) -> str | None:
 
 def concatenate(notebooks: dict):
     """{name: notebook} -> one notebook: per name a `%reset -f` cell, then its cells with grade ids `name-id`."""
-    out = nbformat.v4.new_notebook(metadata=next(iter(notebooks.values())).metadata)
+    out = nbformat.v4.new_notebook(metadata=dict(next(iter(notebooks.values())).metadata))
+    out.metadata["cnnbook"] = {"forbidden": []}  # one list per assignment; each is tested in test_grading_attacks
     for name, nb in notebooks.items():
-        out.cells.append(nbformat.v4.new_code_cell(f"%reset -f\n# ---- {name}"))
+        reset = nbformat.v4.new_code_cell(f"%reset -f\n# ---- {name}")
+        reset.metadata["nbgrader"] = {"grade": False, "grade_id": f"reset-{name}", "locked": True,
+                                      "schema_version": 3, "solution": False, "task": False}
+        out.cells.append(reset)  # locked: restored by nbgrader, so the grader's scan does not read it
         for cell in nb.cells:
             cell = nbformat.from_dict(dict(cell))
             if grade_id(cell):
@@ -195,9 +229,11 @@ def hand_in(root: Path, assignment: str, notebooks: dict) -> list[str]:
 
 
 LOOP_SOURCE = [("markdown", None, "Write `square(x)`, which returns x * x."),
+               ("code", ("setup", None), "from cnnbook.checks import check_equal"),
                ("code", ("solution", 0), "def square(x):\n    ### BEGIN SOLUTION\n    return x * x\n    ### END SOLUTION"),
-               ("code", ("test_square", 1), "assert square(3) == 9, f'square(3): expected 9, got {square(3)}'"),
-               ("code", ("test_square_hidden", 1), "### BEGIN HIDDEN TESTS\nassert square(-2) == 4\n### END HIDDEN TESTS")]
+               ("code", ("test_square", 1), "check_equal(square(3), 9, 'square(3)')"),
+               ("code", ("test_square_hidden", 1),
+                "### BEGIN HIDDEN TESTS\ncheck_equal(square(-2), 4, 'square(-2)')\n### END HIDDEN TESTS")]
 
 
 def loop_assignment(folder: Path) -> Path:
@@ -208,9 +244,9 @@ def loop_assignment(folder: Path) -> Path:
         cell = nbformat.v4.new_markdown_cell(source) if kind == "markdown" else nbformat.v4.new_code_cell(source)
         if grading_meta:
             gid, points = grading_meta
-            cell.metadata["nbgrader"] = {"grade_id": gid, "schema_version": 3, "task": False, "locked": points > 0,
-                                         "solution": points == 0, "grade": points > 0,
-                                         **({"points": points} if points else {})}
+            cell.metadata["nbgrader"] = {"grade_id": gid, "schema_version": 3, "task": False,
+                                         "locked": points != 0, "solution": points == 0,
+                                         "grade": bool(points), **({"points": points} if points else {})}
         nb.cells.append(cell)
     (folder / LOOP).mkdir(parents=True)
     nbformat.write(nb, folder / LOOP / f"{LOOP}.ipynb")
@@ -222,7 +258,8 @@ def course(isolated, tmp_path_factory):
     """Release, hand in, collect and autograde through the command line, as a teacher would. Returns the
     course folder and the scores `autograde` returned for the loop check."""
     root = tmp_path_factory.mktemp("course")
-    assert grading.main(["release", str(root)]) == 0  # the six real assignments, student versions generated
+    # the real assignments, student versions generated
+    assert grading.main(["release", str(root), "--source", str(ASSIGNMENTS_DIR)]) == 0
     sources = {name: read(root / "source" / name / f"{name}.ipynb") for name in ASSIGNMENTS}
     released = {name: read(root / "release" / name / f"{name}.ipynb") for name in ASSIGNMENTS}
 
@@ -348,8 +385,8 @@ def test_an_infinite_loop_is_stopped_by_the_time_limit_and_the_others_still_grad
     assert scores[(LOOP, "student2_honest")] == (2.0, 2.0), "the submission graded after the loop must still grade"
     graded = read(root / "autograded" / "student1_loops" / LOOP / f"{LOOP}.ipynb")
     errors = [error_names(c) for c in graded.cells if c.cell_type == "code"]
-    assert errors[0][0] in ("CellTimeoutError", "KeyboardInterrupt"), f"the loop was not interrupted: {errors}"
-    assert errors[1:] == [["NameError"], ["NameError"]], "the test cells still ran, after the interrupted one"
+    assert errors[1][0] in ("CellTimeoutError", "KeyboardInterrupt"), f"the loop was not interrupted: {errors}"
+    assert errors[2:] == [["NameError"], ["NameError"]], "the test cells still ran, after the interrupted one"
 
 
 def test_export_csv_after_manual_grading(course, tmp_path):
@@ -378,5 +415,5 @@ def test_collect_refuses_an_assignment_that_was_never_released(tmp_path):
     with pytest.raises(ValueError, match="has not been released.*run `release` first"):
         grading.collect(tmp_path, "a1_convolution", tmp_path)
     with pytest.raises(ValueError, match="unknown assignment"):
-        grading.release(tmp_path, ["a9_nothing"])
-    assert json.dumps(grading.available_assignments()) == json.dumps(ASSIGNMENTS)
+        grading.release(tmp_path, ["a9_nothing"], source=ASSIGNMENTS_DIR)
+    assert json.dumps(grading.available_assignments(ASSIGNMENTS_DIR)) == json.dumps(ASSIGNMENTS)

@@ -124,3 +124,109 @@ def test_plot_prediction_shows_the_image_and_one_bar_per_class_in_percent():
 def test_plot_prediction_rejects_a_batch_of_probabilities():
     with pytest.raises(ValueError, match=r"softmax\(1\)\[0\]"):
         viz.plot_prediction(torch.rand(28, 28), torch.rand(2, 10))
+
+
+# ----------------------------------------------------------------------------- the other figures: a property each
+def test_show_matrix_centres_signed_values_at_zero_and_annotates_every_cell():
+    fig, ax = plt.subplots()
+    im = viz.show_matrix(ax, np.array([[1.0, -2.0], [0.5, 0.0]]), signed=True, annotate=True)
+    assert im.get_cmap().name == "RdBu_r" and im.get_clim() == (-2.0, 2.0)
+    assert [t.get_text() for t in ax.texts] == ["1", "-2", "0.5", "0"]
+
+
+def test_plot_conv_titles_each_panel_with_its_size():
+    fig = viz.plot_conv(torch.rand(6, 7), torch.ones(3, 3), torch.rand(4, 5))
+    assert [ax.get_title() for ax in image_axes(fig)] == ["input 6×7", "kernel 3×3", "output 4×5"]
+
+
+def test_plot_pooling_states_the_reduction_factor():
+    fig = viz.plot_pooling(torch.rand(8, 8), torch.rand(4, 4), "max", 2, 2)
+    assert "4.0× fewer numbers" in fig._suptitle.get_text()
+    assert [ax.get_title() for ax in image_axes(fig)] == ["input: 8×8 pixels", "after max pooling: 4×4 pixels"]
+
+
+def test_plot_gradient_support_outlines_the_analytic_field():
+    values = np.zeros((9, 9))
+    values[2:7, 2:7] = 1.0
+    fig = viz.plot_gradient_support([("5×5", values, (2, 2, 6, 6))])
+    [rect] = [p for p in fig.axes[0].patches]
+    assert (rect.get_x(), rect.get_y(), rect.get_width(), rect.get_height()) == (1.5, 1.5, 5, 5)
+
+
+def test_plot_effective_fields_normalises_each_map_to_its_maximum():
+    fig = viz.plot_effective_fields({"a": (np.full((5, 5), 4.0), (1, 1, 3, 3)), "b": (np.eye(5), (0, 0, 4, 4))})
+    assert len(image_axes(fig)) == 2
+    assert image_axes(fig)[0].images[0].get_array().max() == pytest.approx(1.0)
+
+
+def test_plot_field_on_image_clips_boxes_that_reach_into_the_padding():
+    fig = viz.plot_field_on_image(torch.rand(10, 10), [((-3, -3, 4, 4), "unit (0, 0)")])
+    rect = fig.axes[0].patches[0]
+    assert (rect.get_x(), rect.get_y()) == (-0.5, -0.5) and rect.get_width() == 5
+
+
+def test_plot_cam_grid_has_one_row_per_image_and_one_column_per_method():
+    images = torch.rand(2, 8, 8)
+    fig = viz.plot_cam_grid(images, {"CAM": torch.rand(2, 8, 8), "Grad-CAM": torch.rand(2, 8, 8)},
+                            boxes={"CAM": torch.tensor([[1, 1, 5, 5], [0, 0, 8, 8]])})
+    assert len(fig.axes) == 2 * 3
+    assert [ax.get_title() for ax in fig.axes[:3]] == ["input", "CAM", "Grad-CAM"]
+    assert len(fig.axes[1].patches) == 1  # the CAM box
+
+
+def test_threshold_and_deletion_plots_draw_one_line_per_method_in_the_stated_units():
+    fig = viz.plot_threshold_sensitivity([0.1, 0.2, 0.3], {"CAM": [0.5, 0.6, 0.4], "Grad-CAM": [0.2, 0.3, 0.1]})
+    ax = fig.axes[0]
+    assert len(ax.lines) == 2 and ax.get_ylim() == (0, 100)
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [50, 60, 40])
+    fig = viz.plot_deletion_curves([0.0, 0.5, 1.0], {"CAM": [0.9, 0.5, 0.1]})
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_xdata(), [0, 50, 100])
+
+
+def test_plot_lines_uses_one_based_x_when_none_is_given_and_a_log_axis_on_request():
+    fig = viz.plot_lines(None, {"a": [3.0, 2.0, 1.0]}, "layer", "norm", logy=True)
+    ax = fig.axes[0]
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), [1, 2, 3])
+    assert ax.get_yscale() == "log" and ax.get_xlabel() == "layer"
+
+
+def test_plot_excitations_draws_one_bar_per_channel_and_label():
+    fig = viz.plot_excitations({"digit 0": [0.2, 0.8, 0.5], "digit 1": [0.4, 0.1, 0.9]})
+    assert len(fig.axes[0].patches) == 6 and fig.axes[0].get_ylim() == (0, 1)
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: viz.plot_pooling(torch.zeros(0, 0), torch.zeros(0, 0), "max", 2, 2), "plot_pooling: image is empty"),
+    (lambda: viz.plot_pooling(torch.rand(4, 4), torch.zeros(0, 0), "max", 2, 2), "plot_pooling: pooled is empty"),
+    (lambda: viz.plot_pooling(torch.rand(1, 4, 4), torch.rand(2, 2), "max", 2, 2), r"\[0, 0\]"),
+    (lambda: viz.plot_prediction(torch.rand(28, 28), torch.zeros(0)), "probabilities is empty"),
+    (lambda: viz.plot_prediction(torch.zeros(0, 0), torch.ones(10) / 10), "image is empty"),
+    (lambda: viz.plot_conv(torch.zeros(0, 0), torch.ones(3, 3), torch.zeros(0, 0)), "image is empty"),
+    (lambda: viz.plot_confusion_matrix(np.zeros((0, 0))), "counts is empty"),
+    (lambda: viz.plot_lines(None, {}, "x", "y"), "non-empty dict"),
+    (lambda: viz.plot_lines(None, {"a": []}, "x", "y"), r"ys\['a'\] is empty"),
+    (lambda: viz.plot_excitations({}), "non-empty dict"),
+    (lambda: viz.plot_threshold_sensitivity([], {}), "thresholds is empty"),
+    (lambda: viz.plot_deletion_curves([0.5], {}), "non-empty dict"),
+    (lambda: viz.plot_cam_grid(torch.zeros(0, 8, 8), {}), "images is empty"),
+    (lambda: viz.plot_gradient_support([]), "panels is empty"),
+    (lambda: viz.plot_effective_fields({}), "fields is empty"),
+    (lambda: viz.plot_field_on_image(torch.zeros(0, 0), []), "image is empty"),
+])
+def test_empty_inputs_are_named_errors_not_crashes_deep_inside(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_plot_kernel_responses_lays_out_images_by_kernels_with_signed_colours():
+    images = {"digit": torch.rand(28, 28), "photo": torch.rand(30, 40)}
+    responses = {k: {n: torch.randn(v.shape[0] - 2, v.shape[1] - 2) for n, v in images.items()} for k in ("a", "b")}
+    fig = viz.plot_kernel_responses(images, responses, title="t")
+    panels = image_axes(fig)
+    assert len(panels) == 6
+    assert [ax.get_title() for ax in panels[:3]] == ["digit, 28×28", "a", "b"]
+    lim = float(np.percentile(responses["b"]["photo"].abs().numpy(), 99))  # the rare strongest values saturate
+    assert panels[5].images[0].get_cmap().name == "RdBu_r"
+    assert panels[5].images[0].get_clim() == pytest.approx((-lim, lim))
+    with pytest.raises(ValueError, match="must map every image name"):
+        viz.plot_kernel_responses(images, {"a": {"digit": torch.zeros(3, 3)}})

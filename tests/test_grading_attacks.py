@@ -1,0 +1,273 @@
+"""Grading cannot be gamed: the attacks of issue 16, tried through the real commands on the real
+`a4_receptive_fields`, each score no more than the untouched (stub) answers; a correct answer that warns
+on stderr earns full marks; the sandbox keeps the course folder, HOME and /tmp untouched and the
+gradebook out of reach; a flood of output is cut; memory and processes are limited. Plus the static scan
+against the shortcut bypasses, and the course command installed outside the checkout."""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from cnnbook import course as course_cli
+from cnnbook.sandbox import missing_tools
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSIGNMENTS_DIR = ROOT / "notebooks" / "assignments"
+A4 = "a4_receptive_fields"
+
+needs_sandbox = pytest.mark.skipif(bool(missing_tools()), reason=f"sandbox tools missing: {missing_tools()} "
+                                   "(apt-get install bubblewrap; .ci/run installs it)")
+
+STUB_RF = ("def output_size(n, kernel, stride=1, padding=0, dilation=1):\n    return 0\n\n\n"
+           "def receptive_field(layers):\n    return [(1, 1) for _ in layers]\n")
+ALWAYS_EQUAL = ("class Same(int):\n    def __eq__(self, other):\n        return True\n    __hash__ = int.__hash__\n\n\n"
+                "def output_size(n, kernel, stride=1, padding=0, dilation=1):\n    return Same(0)\n\n\n"
+                "def receptive_field(layers):\n    return [(Same(0), Same(0)) for _ in layers]\n")
+
+
+WARN_IN_TESTS = ("\n\n_output_size = output_size\n\n\ndef output_size(*args, **kwargs):\n"
+                 "    warnings.warn('a harmless warning, on stderr')\n    return _output_size(*args, **kwargs)\n")
+
+
+def submission(base, rf=None, extra_cells=(), depth=None):
+    """A copy of notebook `base` with the `rf` answer cell (and optionally `depth_experiment`) replaced and
+    `extra_cells` appended after the rf cell."""
+    nb = copy_nb(base)
+    out = []
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid == "rf" and rf is not None:
+            cell.source = rf
+        if gid == "depth_experiment" and depth is not None:
+            cell.source = depth
+        out.append(cell)
+        if gid == "rf":
+            out.extend(nbformat.v4.new_code_cell(src) for src in extra_cells)
+    nb.cells = out
+    for n, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{n}"
+    return nb
+
+
+def copy_nb(nb):
+    return nbformat.from_dict(nbformat.reads(nbformat.writes(nb), as_version=4))
+
+
+def snapshot(folder: Path) -> dict:
+    return {p: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def attacked(tmp_path_factory):
+    """Release a4, hand in one honest, one untouched and one submission per attack, autograde them all."""
+    home, jupyter = tmp_path_factory.mktemp("home"), tmp_path_factory.mktemp("jupyter")
+    (home / "notes.txt").write_text("the instructor's own file")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("HOME", str(home))
+    for var, sub in (("JUPYTER_CONFIG_DIR", "jc"), ("JUPYTER_DATA_DIR", "jd"), ("JUPYTER_RUNTIME_DIR", "jr"),
+                     ("IPYTHONDIR", "ip"), ("MPLCONFIGDIR", "mpl")):
+        mp.setenv(var, str(jupyter / sub))
+    mp.delenv("JUPYTER_PATH", raising=False)
+    root = tmp_path_factory.mktemp("course")
+    course_cli.main(["release", str(root), str(ASSIGNMENTS_DIR / A4)])
+    source = nbformat.read(root / "source" / A4 / f"{A4}.ipynb", as_version=4)
+    released = nbformat.read(root / "release" / A4 / f"{A4}.ipynb", as_version=4)
+    solution = next(c.source for c in source.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "rf")
+    gradebook = root / "gradebook.db"
+    canary = Path("/tmp") / f"cnnbook-canary-{os.getpid()}"
+    detached = (f"import time, sqlite3; time.sleep(3); db = sqlite3.connect({str(gradebook)!r}); "
+                "db.execute('update grade set manual_score = 99'); db.commit()")
+    tamper = (
+        "import os, sqlite3, subprocess\n"
+        f"for path in ({str(canary)!r}, os.path.expanduser('~/owned'), {str(root / 'source' / A4 / (A4 + '.ipynb'))!r}):\n"
+        "    try:\n        open(path, 'w').write('owned')\n    except OSError as e:\n        print('refused', path, type(e).__name__)\n"
+        "try:\n"
+        f"    db = sqlite3.connect({str(gradebook)!r}); db.execute('update grade set manual_score = 99'); db.commit()\n"
+        "except Exception as e:\n    print('gradebook refused', type(e).__name__)\n"
+        f"subprocess.Popen(['python3', '-c', {detached!r}], start_new_session=True)\n"
+        "print('detached process started')\n"
+    )
+    resources = (
+        "import subprocess\nchildren = []\ntry:\n    for _ in range(40):\n"
+        "        children.append(subprocess.Popen(['sleep', '5']))\nexcept OSError as e:\n"
+        "    print('fork refused after', len(children), type(e).__name__)\n"
+        "try:\n    hog = bytearray(3 * 2**30)\n    print('allocated 3 GiB')\nexcept MemoryError:\n    print('3 GiB refused')\n"
+    )
+    flood = "for _ in range(200):\n    print('x' * 2**20)"
+    submissions = {
+        "honest_stderr": submission(source, rf="import warnings\n" + solution + WARN_IN_TESTS),
+        "stub": submission(released, rf=STUB_RF),
+        "rebind_checks": submission(released, rf=STUB_RF + "check_equal = lambda *a, **k: None\n"
+                                    "_cnnbook_record = lambda *a, **k: None\n"),
+        "patch_grading": submission(released, rf=STUB_RF + "import cnnbook.checks as c\n"
+                                    "c.check_equal = c.equal_problem = lambda *a, **k: None\n"),
+        "always_equal": submission(released, rf=ALWAYS_EQUAL),
+        "exec_source": submission(released, rf=STUB_RF, extra_cells=[
+            f"exec(open({str(root / 'source' / A4 / (A4 + '.ipynb'))!r}).read())",
+            "import os\nfor p in (" + repr(str(ASSIGNMENTS_DIR / A4 / (A4 + '.ipynb'))) + ", "
+            + repr(str(root / 'source' / A4 / (A4 + '.ipynb'))) + "):\n    print('found' if os.path.exists(p) else 'absent', p)"]),
+        "shortcut": submission(source, rf="from cnnbook import rf as library\n" + solution),
+        "swallow_errors": submission(released, rf=STUB_RF + "import IPython\n"
+                                     "get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)\n"),
+        "tamper": submission(released, rf=STUB_RF, extra_cells=[tamper, resources]),
+        "flood": submission(released, rf=STUB_RF, extra_cells=[flood]),
+    }
+    others_before = None
+    inbox = tmp_path_factory.mktemp("inbox")
+    for student, nb in submissions.items():
+        nbformat.write(nb, inbox / f"{student}.ipynb")
+    assert course_cli.main(["collect", str(root), A4, str(inbox)]) == 0
+    outside = {"source": snapshot(root / "source"), "release": snapshot(root / "release"),
+               "home": snapshot(home), "submitted": snapshot(root / "submitted")}
+    started = time.time()
+    scores = course_cli.autograde(root, [A4], timeout=60)
+    time.sleep(4)  # give a detached process the time to try
+    yield {"root": root, "scores": scores, "outside": outside, "home": home, "canary": canary,
+           "seconds": time.time() - started, "others_before": others_before}
+    mp.undo()
+
+
+def autograded(root, student):
+    return nbformat.read(root / "autograded" / student / A4 / f"{A4}.ipynb", as_version=4)
+
+
+def auto_scores(root, student) -> float:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        sub = gb.find_submission_notebook(A4, A4, student)
+        return sum(g.auto_score or 0 for g in sub.grades), sum(g.manual_score or 0 for g in sub.grades)
+
+
+@needs_sandbox
+def test_a_correct_answer_that_warns_on_stderr_earns_every_autograded_point(attacked):
+    root = attacked["root"]
+    graded = autograded(root, "honest_stderr")
+    tests = [c for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"]
+    assert any(o.get("name") == "stderr" for c in tests for o in c.get("outputs", [])), "no stderr in a test cell"
+    assert auto_scores(root, "honest_stderr") == (8.0, 0.0)
+
+
+@needs_sandbox
+@pytest.mark.parametrize("attack", ["rebind_checks", "patch_grading", "always_equal", "exec_source", "shortcut",
+                                    "swallow_errors", "tamper", "flood"])
+def test_an_attack_scores_no_more_than_the_stub_answers(attacked, attack):
+    root = attacked["root"]
+    stub = auto_scores(root, "stub")
+    assert stub == (0.0, 0.0)
+    assert auto_scores(root, attack) <= stub, f"{attack} raised the score above the stub answers'"
+
+
+@needs_sandbox
+def test_the_sandbox_keeps_the_course_home_and_tmp_untouched_and_the_gradebook_out_of_reach(attacked):
+    root, outside = attacked["root"], attacked["outside"]
+    assert snapshot(root / "source") == outside["source"] and snapshot(root / "release") == outside["release"]
+    assert snapshot(root / "submitted") == outside["submitted"]
+    assert snapshot(attacked["home"]) == outside["home"] and not attacked["canary"].exists()
+    text = "".join(o.get("text", "") for c in autograded(root, "tamper").cells for o in c.get("outputs", []))
+    assert "gradebook refused" in text and "refused" in text and "detached process started" in text
+    exec_text = "".join(o.get("text", "") for c in autograded(root, "exec_source").cells for o in c.get("outputs", []))
+    assert "absent" in exec_text and "found" not in exec_text, "an instructor notebook was visible in the sandbox"
+    for student in ("tamper", "honest_stderr", "stub"):  # no manual score was forged, for anyone
+        assert auto_scores(root, student)[1] == 0.0
+
+
+@needs_sandbox
+def test_memory_processes_and_output_are_limited(attacked):
+    root = attacked["root"]
+    path = root / "autograded" / "flood" / A4 / f"{A4}.ipynb"
+    assert path.stat().st_size < 20 * 2**20, f"graded notebook is {path.stat().st_size / 2**20:.0f} MiB"
+    text = "".join(o.get("text", "") for c in nbformat.read(path, as_version=4).cells for o in c.get("outputs", []))
+    assert "dropped]" in text
+    text = "".join(o.get("text", "") for c in autograded(root, "tamper").cells for o in c.get("outputs", []))
+    assert "3 GiB refused" in text and "fork refused after" in text
+
+
+def test_static_scan_catches_the_shortcut_bypasses_of_every_assignment():
+    lists = {p.parent.name: course_cli.forbidden_list(nbformat.read(p, as_version=4))
+             for p in sorted(ASSIGNMENTS_DIR.glob("*/*.ipynb"))}
+    bypasses = {
+        "a1_convolution": ["_conv = F.conv2d", "out = torch.ops.aten.conv2d(x, w)", "import cnnbook.conv",
+                           "from cnnbook.conv import _conv2d_loops", "f = getattr(F, 'con' + 'v2d')",
+                           "exec('y = F.conv' + '2d(x, w)')", "m = __import__('torch').nn.functional",
+                           "import importlib", "y = torch.nn.Conv2d(3, 4, 3)(x)", "g = F.__dict__['conv2d']"],
+        "a2_five_components": ["y = F.max_pool2d(x, 2)", "from cnnbook.layers import max_pool2d",
+                               "x.requires_grad_(); F.max_pool2d(x, 2).sum().backward()", "p = nn.MaxPool2d(2)"],
+        "a3_training": ["loss = F.cross_entropy(z, y)", "opt = torch.optim.SGD(params, lr)", "torch.logsumexp(z, 1)"],
+        "a4_receptive_fields": ["from cnnbook.rf import receptive_field as rf", "import cnnbook"],
+        "a5_cam": ["from captum.attr import LayerGradCam", "import cnnbook.cam as c",
+                   "from cnnbook.cam import grad_cam as g", "%run ../../source/a5_cam/a5_cam.ipynb"],
+        "a6_architectures": ["import torchvision", "from cnnbook.models import SEBlock"],
+    }
+    assert set(bypasses) <= set(lists), "every assignment needs a forbidden list in its metadata"
+    for name, codes in bypasses.items():
+        assert lists[name], f"{name} has an empty forbidden list"
+        for code in codes:
+            assert course_cli.scan_cell(code, lists[name]), f"{name}: the scan missed {code!r}"
+    assert lists["a5_cam"].count("cnnbook.cam.grad_cam") == 1
+
+
+def test_every_instructor_solution_passes_the_static_scan_and_helpers_are_locked():
+    for path in sorted(ASSIGNMENTS_DIR.glob("*/*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        assert course_cli.first_violation(nb, course_cli.forbidden_list(nb), course_cli.locked_sources(nb)) is None
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type == "code":
+                assert meta.get("solution") or meta.get("locked"), \
+                    f"{path.name}: a plain code cell would be student code; lock it (nbgrader read-only)"
+            if cell.cell_type == "code" and meta.get("grade"):
+                assert any(f in cell.source for f in course_cli.CHECKERS), \
+                    f"{path.name}: test cell {meta['grade_id']} must use the checks (the grader compares their values)"
+        assert "**How it is graded.**" in nb.cells[0].source, f"{path.name}: the header must say how it is graded"
+
+
+def test_record_only_drops_the_expected_values_from_test_cells():
+    source = ("for k in cases:\n    check_tensor(conv2d(x, **k), F.conv2d(x, **k), f'conv {k}', atol=1e-4)\n"
+              "check_between(acc, 0.5, reference_accuracy(), 'acc')\n")
+    out = course_cli.record_only(source)
+    assert "F.conv2d" not in out and "reference_accuracy" not in out
+    assert "_cnnbook_record('tensor', f'conv {k}', conv2d(x, **k))" in out
+
+
+def test_the_course_command_works_from_a_regular_install_outside_the_checkout(tmp_path):
+    """`pip install .` (no deps, offline; the dependencies come from this environment's site-packages) into a
+    fresh venv outside the checkout: the CLI answers --help and releases an assignment folder given as an
+    argument; no notebook (no solution) is installed with the package."""
+    import sysconfig
+
+    build = tmp_path / "src"
+    build.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, build / name)
+    shutil.copytree(ROOT / "cnnbook", build / "cnnbook", ignore=shutil.ignore_patterns("__pycache__"))
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    site = Path(subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")  # torch, nbgrader, pip, setuptools...
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    subprocess.run([str(py), "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", "-q",
+                    str(build)], check=True, cwd=tmp_path, env=env, capture_output=True)
+    installed = site / "cnnbook"
+    assert installed.is_dir() and not list(installed.rglob("*.ipynb")), "the package must carry no notebooks"
+    where = subprocess.run([str(py), "-c", "import cnnbook; print(cnnbook.__file__)"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, check=True).stdout
+    assert where.startswith(str(installed)), where
+    helped = subprocess.run([str(py), "-m", "cnnbook.grading", "--help"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True)
+    assert helped.returncode == 0 and "release" in helped.stdout and "autograde" in helped.stdout
+    folder = tmp_path / "my_assignments" / A4
+    shutil.copytree(ASSIGNMENTS_DIR / A4, folder)
+    env = dict(env, HOME=str(tmp_path), JUPYTER_CONFIG_DIR=str(tmp_path / "jc"), JUPYTER_DATA_DIR=str(tmp_path / "jd"))
+    done = subprocess.run([str(py), "-m", "cnnbook.grading", "release", str(tmp_path / "course"), str(folder)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "course" / "release" / A4 / f"{A4}.ipynb").is_file()

@@ -1,0 +1,208 @@
+"""Chapter 7c: the architecture searches (budgets, seeds, REINFORCE) and the equivariance measurement."""
+
+import pytest
+import torch
+import torch.nn as nn
+
+from cnnbook import nas
+from cnnbook.equivariance import equivariance_error
+from cnnbook.models import TinyViT, vgg_style
+
+SPACE = {"depth": (1,), "width": (2, 4), "kernel": (3, 5)}
+
+
+def _toy_data():
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(64) % 2
+    x = torch.randn(64, 1, 8, 8, generator=g) * 0.1 + y[:, None, None, None].float()
+    return x, y
+
+
+def test_search_space_has_18_candidates_and_build_follows_them():
+    cands = nas.all_candidates()
+    assert len(cands) == 3 * 3 * 2
+    model = nas.build({"depth": 2, "width": 4, "kernel": 5})
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [4, 8] and convs[0].kernel_size == (5, 5)
+
+
+def test_build_names_the_missing_keys():
+    with pytest.raises(ValueError, match="kernel"):
+        nas.build({"depth": 1, "width": 4})
+
+
+def test_balanced_subset_takes_disjoint_equal_shares_of_every_class():
+    x = torch.arange(100, dtype=torch.float32)[:, None]
+    y = torch.arange(100) % 5
+    a, b = nas.balanced_subset((x, y), 4, offset=0), nas.balanced_subset((x, y), 4, offset=4)
+    assert torch.bincount(a[1]).tolist() == [4] * 5 and torch.bincount(b[1]).tolist() == [4] * 5
+    assert not set(a[0].flatten().tolist()) & set(b[0].flatten().tolist())
+    assert torch.equal(y[a[0].flatten().long()], a[1])                # each image keeps its own label
+    with pytest.raises(ValueError, match="class"):
+        nas.balanced_subset((x, y), 19, offset=4)
+
+
+def test_evaluate_candidate_learns_separable_data_and_leaves_the_global_rng_alone():
+    data = _toy_data()
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    acc = nas.evaluate_candidate({"depth": 1, "width": 4, "kernel": 3}, data, data, 30, batch_size=16, lr=0.05,
+                                 optimizer="sgd", momentum=0.9)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    assert acc > 0.9
+
+
+def test_evaluate_candidate_is_a_function_of_its_arguments_and_the_cache_knows_the_settings():
+    data, cache = _toy_data(), {}
+    c = {"depth": 1, "width": 2, "kernel": 3}
+    a = nas.evaluate_candidate(c, data, data, 3, cache=cache, batch_size=16)
+    assert nas.evaluate_candidate(c, data, data, 3, batch_size=16) == a          # recomputed: same value
+    nas.evaluate_candidate(c, data, data, 3, cache=cache, batch_size=16, lr=0.5)
+    assert len(cache) == 2                              # another learning rate is another evaluation
+
+
+def test_searches_stay_within_their_step_budget_and_count_every_step():
+    data = _toy_data()
+    rs = nas.random_search(data, data, budget=20, steps_per_candidate=5, space=SPACE, batch_size=16)
+    sh = nas.successive_halving(data, data, budget=20, n_candidates=4, space=SPACE, batch_size=16)
+    rl = nas.reinforce_search(data, data, budget=20, steps_per_candidate=5, space=SPACE, batch_size=16)
+    for result in (rs, sh, rl):
+        assert result["steps_used"] <= 20
+        assert result["steps_used"] == sum(t[1] for t in result["trials"])
+        assert result["best_val"] == max(t[2] for t in result["trials"] if t[0] == result["best"])
+    assert len(rs["trials"]) == 4 and len(sh["trials"]) == 4 + 2 and len(rl["trials"]) == 4
+
+
+@pytest.mark.parametrize("budget,n", [(6, 3), (14, 7), (24, 8), (25, 8), (100, 16)])
+def test_successive_halving_never_overspends_and_keeps_the_best(budget, n, monkeypatch):
+    space = {"depth": (1,), "width": (1, 2, 3, 4), "kernel": (1, 3, 5, 7)}       # 16 candidates
+    calls = []
+
+    def counting(c, train, val, steps, *args, **kw):                 # a score without training
+        calls.append(steps)
+        return float(c["width"] * 10 + c["kernel"])
+    monkeypatch.setattr(nas, "evaluate_candidate", counting)
+    result = nas.successive_halving(None, None, budget, n_candidates=n, space=space)
+    assert sum(calls) == result["steps_used"] <= budget
+    assert result["best"] == max((t[0] for t in result["trials"]), key=lambda c: c["width"] * 10 + c["kernel"])
+
+
+def test_successive_halving_refuses_a_budget_that_cannot_give_each_candidate_a_step():
+    # the old code charged 8 + 4 + 2 = 14 steps for a budget of 2
+    with pytest.raises(ValueError, match="at least 24 steps"):
+        nas.successive_halving(_toy_data(), _toy_data(), budget=2, n_candidates=8)
+    with pytest.raises(ValueError, match="at least 64 steps"):   # the old code spent 16 + 8 + 4 + 6 = 34 of 30
+        nas.successive_halving(_toy_data(), _toy_data(), budget=30, n_candidates=16)
+
+
+def test_halving_rounds_counts_until_one_is_left():
+    assert [nas.halving_rounds(n) for n in (2, 3, 4, 6, 8, 9)] == [1, 1, 2, 2, 3, 3]
+    assert nas.halving_rounds(9, eta=3) == 2
+    with pytest.raises(ValueError, match="eta"):
+        nas.halving_rounds(8, eta=1)
+
+
+def test_searches_depend_on_the_search_seed_only_through_their_picks():
+    data = _toy_data()
+    a = nas.random_search(data, data, 10, 5, seed=1, space=SPACE, batch_size=16)
+    b = nas.random_search(data, data, 10, 5, seed=1, space=SPACE, batch_size=16)
+    assert a["trials"] == b["trials"]
+
+
+def test_controller_update_follows_the_softmax_gradient():
+    controller = nas.Controller(SPACE)
+    c = {"depth": 1, "width": 4, "kernel": 3}
+    logits = {k: v.clone().requires_grad_(True) for k, v in controller.logits.items()}
+    logp = sum(torch.log_softmax(logits[k], 0)[SPACE[k].index(c[k])] for k in SPACE)
+    logp.backward()
+    controller.update(c, advantage=0.5, lr=2.0)
+    for k in SPACE:
+        assert torch.allclose(controller.logits[k], logits[k].detach() + 2.0 * 0.5 * logits[k].grad)
+    assert controller.log_prob(c) > float(logp.detach())               # a positive advantage makes c more likely
+
+
+def test_reinforce_concentrates_on_the_best_arm_of_a_toy_reward():
+    space = {"arm": (0, 1, 2, 3, 4)}
+    reward = {0: 0.1, 1: 0.3, 2: 0.9, 3: 0.2, 4: 0.4}
+    run = nas.reinforce(lambda c: reward[c["arm"]], episodes=150, space=space, lr=2.0, seed=0)
+    p = run["controller"].probabilities()["arm"]
+    assert int(p.argmax()) == 2 and p[2] > 0.8
+    late = [c["arm"] for c, _ in run["trials"][-30:]]
+    assert late.count(2) > 20
+    assert abs(sum(p).item() - 1) < 1e-6
+
+
+def test_reinforce_is_reproducible_and_validates_its_settings():
+    space = {"arm": (0, 1)}
+    a = nas.reinforce(lambda c: c["arm"], 10, space, seed=3)["trials"]
+    b = nas.reinforce(lambda c: c["arm"], 10, space, seed=3)["trials"]
+    assert a == b
+    with pytest.raises(ValueError, match="baseline_decay"):
+        nas.reinforce(lambda c: 0.0, 5, space, baseline_decay=1.0)
+    with pytest.raises(ValueError, match="space"):
+        nas.Controller({})
+
+
+# ---------------------------------------------------------------------------- equivariance
+def test_circular_convolution_is_exactly_equivariant_and_max_pooling_breaks_it_for_odd_shifts():
+    torch.manual_seed(0)
+    x = torch.randn(4, 1, 8, 8)
+    conv = vgg_style([4], padding_mode="circular")[:2]
+    assert equivariance_error(conv, x, 3, 3) < 1e-6
+    pooled = vgg_style([4, "M"], padding_mode="circular")[:3]
+    assert equivariance_error(pooled, x, 2, 1) < 1e-6
+    assert equivariance_error(pooled, x, 1, 0) > 0.1
+    assert equivariance_error(lambda t: t + torch.arange(8.0), x, 1, 1) > 0.1     # a position-dependent map
+
+
+def test_vit_tokens_become_patch_shift_equivariant_without_position_embeddings():
+    torch.manual_seed(0)
+    x = torch.randn(3, 1, 8, 8)
+    vit = TinyViT(image_size=8, patch_size=2, dim=8, heads=2, pooling="mean").eval()
+    with torch.no_grad():
+        vit.pos_embed.normal_()
+    assert equivariance_error(vit.tokens, x, 2, 1, grid=(4, 4)) > 0.1
+    vit.pos_embed = None
+    assert equivariance_error(vit.tokens, x, 2, 1, grid=(4, 4)) < 1e-5
+
+
+def test_equivariance_error_checks_shapes_with_a_hint():
+    x = torch.zeros(1, 1, 4, 4)
+    with pytest.raises(ValueError, match="grid"):
+        equivariance_error(lambda t: t.flatten(2).transpose(1, 2), x, 1, 1)
+    with pytest.raises(ValueError, match="tokens"):
+        equivariance_error(lambda t: t.flatten(2).transpose(1, 2), x, 1, 1, grid=(3, 3))
+    with pytest.raises(TypeError, match="shift"):
+        equivariance_error(lambda t: t, x, 1.5, 1)
+
+
+def test_recalibrate_batchnorm_sets_the_statistics_of_the_data_and_keeps_the_weights():
+    torch.manual_seed(0)
+    model = vgg_style([3], batch_norm=True)
+    x = torch.randn(40, 1, 6, 6) * 2 + 1
+    weights = [p.clone() for p in model.parameters()]
+    nas.recalibrate_batchnorm(model, x, batch_size=40)
+    with torch.no_grad():
+        z = model[0](x)                                     # the conv output the BatchNorm normalises
+    bn = model[1]
+    assert torch.allclose(bn.running_mean, z.mean((0, 2, 3)), atol=1e-5)
+    assert torch.allclose(bn.running_var, z.var((0, 2, 3), unbiased=True), rtol=1e-4)
+    assert bn.momentum == 0.1 and not model.training
+    assert all(torch.equal(a, b) for a, b in zip(weights, model.parameters()))
+
+
+# ---------------------------------------------------------------------------- the chapter's figure
+def test_plot_mean_and_spread_draws_mean_and_sample_std_and_needs_two_seeds():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from cnnbook import viz
+    fig = viz.plot_mean_and_spread([100, 200], {"a": [[1.0, 3.0], [3.0, 5.0]]}, "digits", "accuracy (%)",
+                                   title="t", logx=True)
+    line = fig.axes[0].containers[0].lines[0]
+    assert line.get_ydata().tolist() == [2.0, 4.0]                        # the mean over seeds
+    bars = fig.axes[0].containers[0].lines[2][0].get_segments()
+    assert abs((bars[0][1][1] - bars[0][0][1]) / 2 - 2 ** 0.5) < 1e-9      # ± sample std (ddof=1)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="seeds"):
+        viz.plot_mean_and_spread([100, 200], {"a": [[1.0, 3.0]]}, "x", "y")
