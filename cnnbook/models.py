@@ -709,8 +709,10 @@ class FaceNet(nn.Module):
 class ClipNet(nn.Module):
     """A spatio-temporal CNN for clips (N, 1, T, H, W): which of 8 directions is the digit moving in?
 
-    Conv3d(1, width, (kt, 5, 5), padding (0, 2, 2)) → ReLU → MaxPool3d((1, 2, 2)) →
+    Conv3d(1, width, (kt, 5, 5), stride (1, 2, 2), padding (0, 2, 2)) → ReLU →
     Conv3d(width, 2·width, (kt, 3, 3), padding (0, 1, 1)) → ReLU → mean over (T, H, W) → Linear(2·width, 8).
+    (A strided convolution rather than 3-D pooling downsamples space: MaxPool3d has no deterministic
+    backward pass on CUDA.)
     temporal_kernel = kt: with kt ≥ 2 a filter spans several frames and can see motion (a 3-D network);
     with kt = 1 every filter sees one frame, so the network is a 2-D CNN run on each frame separately, and
     averaging over time makes it blind to the order of the frames (exactly: reversing a clip gives the same
@@ -725,7 +727,7 @@ class ClipNet(nn.Module):
         kt = temporal_kernel
         self.temporal_kernel = kt
         self.features = nn.Sequential(
-            nn.Conv3d(1, width, (kt, 5, 5), padding=(0, 2, 2)), nn.ReLU(), nn.MaxPool3d((1, 2, 2)),
+            nn.Conv3d(1, width, (kt, 5, 5), stride=(1, 2, 2), padding=(0, 2, 2)), nn.ReLU(),
             nn.Conv3d(width, 2 * width, (kt, 3, 3), padding=(0, 1, 1)), nn.ReLU())
         self.head = nn.Linear(2 * width, num_classes)
 

@@ -95,8 +95,8 @@ FACE_NET_RECIPE = Recipe(epochs=8, batch_size=32, lr=3e-3, optimizer="adam")
 FACE_NET_WIDTH = 16  # channels of FaceNet's first layer in `train_face_net`
 FACE_COPIES = 8  # the 120 training crops and 7 augmented copies of them: 960 images
 FACE_MINING_ROUNDS = 3  # rounds of hard-negative mining after the first training
-FACE_MINING_TOP = 100  # windows kept per photograph and scale in each round
-FACE_MINING_EPOCHS = 3  # epochs of training after each round of mining
+FACE_MINING_TOP = 60  # windows kept per photograph and scale in each round
+FACE_MINING_EPOCHS = 4  # epochs of training after each round of mining
 NEGATIVE_PHOTOS = ("coffee", "chelsea", "brick", "grass", "gravel")  # photographs without a human face
 NEGATIVE_SCALES = (64, 100, 160)  # shorter side, in pixels, at which they are scanned
 

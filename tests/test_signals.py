@@ -51,15 +51,15 @@ def test_moving_digit_clips_is_reproducible_and_checks_the_canvas():
 
 
 def test_receptive_field_nd_matches_gradient_support_of_a_positive_3d_twin():
-    layers = [((2, 5, 5), (1, 1, 1)), ((1, 2, 2), (1, 2, 2)), ((2, 3, 3), (1, 1, 1))]
+    layers = [((2, 5, 5), (1, 2, 2)), ((1, 2, 2), (1, 2, 2)), ((2, 3, 3), (1, 1, 1))]
     size, jump = signals.receptive_field_nd(layers)
-    assert size == (3, 10, 10) and jump == (1, 2, 2)
-    twin = nn.Sequential(nn.Conv3d(1, 1, (2, 5, 5), bias=False), nn.AvgPool3d((1, 2, 2)),
+    assert size == (3, 5 + 1 * 2 + 2 * 4, 15) and jump == (1, 4, 4)
+    twin = nn.Sequential(nn.Conv3d(1, 1, (2, 5, 5), stride=(1, 2, 2), bias=False), nn.AvgPool3d((1, 2, 2)),
                          nn.Conv3d(1, 1, (2, 3, 3), bias=False))
     for m in twin:
         if isinstance(m, nn.Conv3d):
             nn.init.ones_(m.weight)
-    x = torch.ones(1, 1, 5, 24, 24, requires_grad=True)
+    x = torch.ones(1, 1, 5, 40, 40, requires_grad=True)
     out = twin(x)
     out[0, 0, 1, 4, 4].backward()
     support = torch.nonzero(x.grad[0, 0])
