@@ -14,6 +14,7 @@ to a host other than the local file system is aborted and makes the build fail.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import subprocess
@@ -59,7 +60,10 @@ async () => {
     await MathJax.startup.promise;
     if (MathJax.typesetPromise) { await MathJax.typesetPromise(); }
   }
-  return {images: imgs.length, broken: imgs.filter(i => !i.naturalWidth).map(i => i.src),
+  const headings = [...document.querySelectorAll('h1, h2, h3, h4, h5, h6')].map(h => {
+    const copy = h.cloneNode(true); copy.querySelectorAll('.headerlink').forEach(a => a.remove());
+    return copy.textContent.replace(/\s+/g, ' ').trim(); });
+  return {images: imgs.length, broken: imgs.filter(i => !i.naturalWidth).map(i => i.src), headings,
           math: document.querySelectorAll('mjx-container').length,
           mjx_errors: document.querySelectorAll('mjx-merror').length};
 }
@@ -80,6 +84,48 @@ def build_single_page(out: Path) -> Path:
     page = built.parents[1] / "cnnbook.html"
     shutil.copyfile(built, page)
     return page
+
+
+def _squash(text: str) -> str:
+    return "".join(text.split())
+
+
+def fix_outline(pdf: Path, headings: list[str]) -> int:
+    """Give every bookmark the exact text of the heading it points to; returns how many were changed.
+
+    Chromium builds the outline from the headings but drops the space at a line break ("neuralnetworks")
+    and sometimes repeats a heading's text ("1. Convolution1. Convolution"). Each bookmark is matched to
+    the heading whose text, without spaces, it equals or repeats, and takes that heading's text.
+    """
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import NameObject, TextStringObject
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # Chromium's trailer size: harmless, and noisy
+
+    by_squash = {}
+    for heading in headings:
+        by_squash.setdefault(_squash(heading), heading)
+    writer = PdfWriter(clone_from=PdfReader(str(pdf)))
+    changed, stack = 0, []
+    outlines = writer._root_object.get("/Outlines")
+    if outlines is not None and "/First" in outlines.get_object():
+        stack.append(outlines.get_object()["/First"].get_object())
+    while stack:
+        item = stack.pop()
+        title = str(item.get("/Title", ""))
+        squashed = _squash(title)
+        for key, heading in sorted(by_squash.items(), key=lambda kv: -len(kv[0])):
+            if key and squashed.startswith(key) and key.endswith(squashed[len(key):]):
+                if heading != title:
+                    item[NameObject("/Title")] = TextStringObject(heading)
+                    changed += 1
+                break
+        for link in ("/First", "/Next"):
+            if link in item:
+                stack.append(item[link].get_object())
+    with open(pdf, "wb") as out:
+        writer.write(out)
+    return changed
 
 
 def print_pdf(page: Path, pdf: Path) -> dict:
@@ -113,6 +159,7 @@ def print_pdf(page: Path, pdf: Path) -> dict:
             tab.pdf(path=str(partial), format="A4", print_background=True, outline=True, tagged=True,
                     display_header_footer=True, header_template="<span></span>", footer_template=FOOTER,
                     margin={"top": "16mm", "bottom": "18mm", "left": "14mm", "right": "14mm"})
+            fix_outline(partial, report["headings"])
             partial.replace(pdf)
         finally:
             browser.close()

@@ -9,14 +9,17 @@ One module per idea, in the order the book introduces them:
 - `train` (chapter 3): seeds, the one training loop `fit`, evaluation; `measure`: the book's one convention
   for measured values (`≈ x`, asserted in a band); `regularise` (chapter 3b): validation splits, subsets,
   augmentation; `recipes`: the trained models several chapters share.
-- `models`: every network, in plain `torch.nn` (networks never import training or data).
-- `features` (chapter 4): what channels respond to; `rf` (chapter 5): receptive fields, exact and measured;
+- `models/`: every network, in plain `torch.nn`, one file per family (networks never import training or
+  data); `profile`: what a network costs (parameters, MACs) and how its gradients flow.
+- `features` (chapter 4): what channels respond to; `rf/` (chapter 5): receptive fields, exact (`calculator`) and measured;
   `cam` (chapter 6): class activation maps and their scores.
 - `nas` (chapter 7c): architecture search under a step budget; `equivariance`: shift tests (chapter 7c);
   `signals` (chapter 8): convolution beyond 2-D images and in the frequency domain.
-- `viz` draws every figure and `widgets` the interactive explorers (the only modules that draw).
+- `viz/` draws every figure (one file per subject) and `widgets` the interactive explorers: the only
+  modules that draw.
 - Coursework: `checks` (what students' test cells import), `course` (the instructor's command line,
-  `python -m cnnbook.grading`), `scan` (static checks of submissions), `sandbox` (bubblewrap around each
+  `python -m cnnbook.grading`), `recording` (test cells that record values; scoring them outside the
+  student's process), `scan` (static checks of submissions), `sandbox` (bubblewrap around each
   submission's kernel); `grading` keeps the documented entry point.
 - Private: `_checks` (argument checks with teaching messages), `_files` (atomic, bounded file handling).
 

@@ -2,7 +2,7 @@
 
 Used by chapter 7c. A candidate architecture is a dict {"depth", "width", "kernel"} turned into a VGG-style
 net by `build`; `evaluate_candidate` trains it for a number of steps with `cnnbook.train.fit`, sets its
-BatchNorm statistics from the training images (`recalibrate_batchnorm`) and returns its validation accuracy
+BatchNorm statistics from the training images (`cnnbook.train.recalibrate_batchnorm`) and returns its validation accuracy
 (`cnnbook.train.evaluate`). `random_search`, `successive_halving` and `reinforce_search` (a REINFORCE
 controller, as in Zoph & Le 2017, shrunk to one softmax per decision) never spend more training steps than
 their budget, so their results can be compared at equal cost.
@@ -21,7 +21,7 @@ import torch.nn as nn
 
 from . import _checks
 from .models import vgg_style
-from .train import evaluate, fit
+from .train import evaluate, fit, recalibrate_batchnorm
 
 SEARCH_SPACE = {"depth": (1, 2, 3), "width": (4, 8, 16), "kernel": (3, 5)}
 
@@ -66,33 +66,6 @@ def build(candidate: dict, in_channels: int = 1, num_classes: int = 10) -> nn.Se
     for i in range(candidate["depth"]):
         config += [candidate["width"] * 2 ** i, "M"]
     return vgg_style(config, in_channels, num_classes, kernel_size=candidate["kernel"], batch_norm=True)
-
-
-@torch.no_grad()
-def recalibrate_batchnorm(model: nn.Module, images: torch.Tensor, batch_size: int = 500) -> nn.Module:
-    """Replace every BatchNorm's running mean and variance by their averages over `images` (N, C, H, W).
-
-    During training BatchNorm keeps exponential moving averages of the batch statistics (momentum 0.1:
-    mostly the last ten batches), computed while the weights were still moving; after a short run they
-    are stale, and the eval-mode accuracy jumps by several points from one step to the next. One pass
-    over the training images with the final weights gives the statistics eval mode should use
-    ("precise BN"). The weights are not changed; the model is returned in eval mode.
-    """
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    _checks.positive_int(batch_size, "batch_size", "images per forward pass, e.g. 500")
-    if not isinstance(images, torch.Tensor) or images.dim() != 4 or len(images) == 0:
-        raise ValueError("images must be a non-empty batch (N, C, H, W), e.g. the training images.")
-    momenta = [m.momentum for m in norms]
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None                                # None: a plain average over the batches seen
-    model.train()
-    device = next(model.parameters()).device
-    for i in range(0, len(images), batch_size):
-        model(images[i:i + batch_size].to(device))
-    for m, momentum in zip(norms, momenta):
-        m.momentum = momentum
-    return model.eval()
 
 
 def evaluate_candidate(candidate: dict, train_data, val_data, steps: int, seed: int = 0, cache: dict | None = None,

@@ -8,6 +8,7 @@ and training; the networks in `cnnbook.models` import none of them.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict, dataclass
 
 import torch
@@ -46,6 +47,28 @@ class Recipe:
         return asdict(self)
 
 
+def _check_run(seed, recipe, device, who: str, example: str) -> tuple[int, torch.device]:
+    """The checks every train_* function starts with; returns (seed, device), the CPU by default."""
+    seed = _checks.integer(seed, "seed", minimum=0, meaning="which random initialisation, e.g. seed=0", who=who)
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"{who}: recipe must be a cnnbook.recipes.Recipe, got {type(recipe).__name__} — "
+                        f"e.g. dataclasses.replace({example}).")
+    return seed, torch.device("cpu") if device is None else torch.device(device)
+
+
+@contextlib.contextmanager
+def _seeded(seed: int, device: torch.device):
+    """Fork torch's random state (the CPU generator, and the CUDA generator of `device` when it is a GPU), seed
+    the fork with `seed` (initial weights, dropout masks), and give the caller's state back on exit."""
+    cuda = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.random.default_generator.manual_seed(seed)
+        if cuda:
+            with torch.cuda.device(device):
+                torch.cuda.manual_seed(seed)
+        yield
+
+
 SMALL_CNN_RECIPE = Recipe(epochs=5, batch_size=64, lr=3e-3, optimizer="adam")
 """SmallCNN's recipe (chapter 3): Adam at 0.003, batches of 64, 5 epochs on the 4 000 training digits."""
 
@@ -64,18 +87,8 @@ def train_small_cnn(seed: int = 0, device=None, recipe: Recipe = SMALL_CNN_RECIP
     gives the same model on one machine whatever ran before; another machine rounds differently and gives a
     slightly different one (see `cnnbook.measure`).
     """
-    seed = _checks.integer(seed, "seed", minimum=0, meaning="which random initialisation, e.g. seed=0",
-                           who="train_small_cnn")
-    if not isinstance(recipe, Recipe):
-        raise TypeError(f"train_small_cnn: recipe must be a cnnbook.recipes.Recipe, got {type(recipe).__name__} — "
-                        f"e.g. dataclasses.replace(SMALL_CNN_RECIPE, epochs=3).")
-    device = torch.device("cpu") if device is None else torch.device(device)
-    cuda = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda):
-        torch.random.default_generator.manual_seed(seed)  # the CPU generator: initial weights (and CPU dropout)
-        if cuda:
-            with torch.cuda.device(device):
-                torch.cuda.manual_seed(seed)  # dropout masks drawn on the GPU
+    seed, device = _check_run(seed, recipe, device, "train_small_cnn", "SMALL_CNN_RECIPE, epochs=3")
+    with _seeded(seed, device):
         model = SmallCNN().to(device)
         history = fit(model, load_mnist(split="train"), load_mnist(split="test"), seed=seed, progress=False,
                       **recipe.fit_kwargs())
@@ -87,7 +100,7 @@ def train_small_cnn(seed: int = 0, device=None, recipe: Recipe = SMALL_CNN_RECIP
 #   model, history = train_face_net(seed=0, device=None)     # FaceNet, ~2-4 s on one CPU core
 #   cnnbook.photos.faces("test")                             # the 40 held-out crops to score it on
 #   model.heat_map(photo("astronaut", gray=True, size=128)[None])   # (1, 2, 26, 26) logits per 25×25 window
-#   model.features[0].weight                                 # the learned 5×5 first-layer filters (width, 1, 5, 5)
+#   model.features[1].weight                                 # the learned 5×5 first-layer filters (width, 1, 5, 5)
 #   model.features                                           # conv blocks for feature maps / Grad-CAM hooks
 FACE_NET_RECIPE = Recipe(epochs=8, batch_size=32, lr=3e-3, optimizer="adam")
 """FaceNet's recipe: Adam at 0.003, batches of 32, 8 epochs per round (see `train_face_net`)."""
@@ -138,22 +151,12 @@ def train_face_net(seed: int = 0, device=None, recipe: Recipe = FACE_NET_RECIPE)
     from .models import FaceNet
     from .photos import augment, faces, photo
 
-    seed = _checks.integer(seed, "seed", minimum=0, meaning="which random initialisation, e.g. seed=0",
-                           who="train_face_net")
-    if not isinstance(recipe, Recipe):
-        raise TypeError(f"train_face_net: recipe must be a cnnbook.recipes.Recipe, got {type(recipe).__name__} — "
-                        f"e.g. dataclasses.replace(FACE_NET_RECIPE, epochs=4).")
-    device = torch.device("cpu") if device is None else torch.device(device)
-    cuda = [device] if device.type == "cuda" else []
+    seed, device = _check_run(seed, recipe, device, "train_face_net", "FACE_NET_RECIPE, epochs=4")
     x, y = faces("train")
     validation = faces("validation")
     negatives = [photo(name, gray=True, size=s) for name in NEGATIVE_PHOTOS for s in NEGATIVE_SCALES]
     history = []
-    with torch.random.fork_rng(devices=cuda):
-        torch.random.default_generator.manual_seed(seed)
-        if cuda:
-            with torch.cuda.device(device):
-                torch.cuda.manual_seed(seed)
+    with _seeded(seed, device):
         g = torch.Generator().manual_seed(seed)
         x_train = torch.cat([x] + [augment(x, g, contrast=0.4, brightness=0.1) for _ in range(FACE_COPIES - 1)])
         y_train = y.repeat(FACE_COPIES)

@@ -9,7 +9,6 @@ augmentation the chapter measures against over-fitting. None of them touches the
 
 from __future__ import annotations
 
-import math
 
 import torch
 import torch.nn.functional as F

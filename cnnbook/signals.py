@@ -6,7 +6,7 @@ Used by chapter 8. The same sliding dot product works along any number of axes:
   moves, for spatio-temporal (Conv3d) networks (`cnnbook.models.ClipNet`);
 - `receptive_field_nd` the exact receptive field along each axis (time, height, width) of a stack of layers;
 - `circular_conv2d_fft` circular convolution with an image-sized kernel as a product of Fourier transforms
-  (the convolution theorem), the layer of `cnnbook.models.FourierNet`;
+  (the convolution theorem), the layer of `cnnbook.models.FourierConv2d`;
 - `frequency_response` |DFT| of small kernels, zero-padded to a common size: which spatial frequencies pass.
 """
 

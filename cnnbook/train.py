@@ -98,6 +98,33 @@ def evaluate(model: nn.Module, data, batch_size: int = 500) -> float:
     return (predict(model, images, batch_size) == labels.cpu()).float().mean().item()  # predict returns CPU
 
 
+@torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, images: torch.Tensor, batch_size: int = 500) -> nn.Module:
+    """Replace every BatchNorm's running mean and variance by their averages over `images` (N, C, H, W).
+
+    During training BatchNorm keeps exponential moving averages of the batch statistics (momentum 0.1:
+    mostly the last ten batches), computed while the weights were still moving; after a short run they
+    are stale, and the eval-mode accuracy jumps by several points from one step to the next. One pass
+    over the training images with the final weights gives the statistics eval mode should use
+    ("precise BN"). The weights are not changed; the model is returned in eval mode.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    _checks.positive_int(batch_size, "batch_size", "images per forward pass, e.g. 500", who="recalibrate_batchnorm")
+    if not isinstance(images, torch.Tensor) or images.dim() != 4 or len(images) == 0:
+        raise ValueError("images must be a non-empty batch (N, C, H, W), e.g. the training images.")
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None                                # None: a plain average over the batches seen
+    model.train()
+    device = next(model.parameters()).device
+    for i in range(0, len(images), batch_size):
+        model(images[i:i + batch_size].to(device))
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+    return model.eval()
+
+
 def confusion_matrix(labels: torch.Tensor, preds: torch.Tensor, num_classes: int = 10) -> torch.Tensor:
     """Counts (num_classes, num_classes): row = true class, column = predicted class.
 

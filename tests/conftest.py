@@ -1,6 +1,7 @@
 """Fixtures for the real-client tests only (test_browser_book.py, test_jupyterlab.py); see browser_support.py."""
 
 import pytest
+import torch
 
 from browser_support import CHROMIUM, LAUNCH_ARGS
 
@@ -21,3 +22,13 @@ def browser():
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture
+def one_thread():
+    """Train on one thread, as the chapters do (set_seed): parallel test workers share the cores, and small
+    convolutions on two threads cost several times the CPU. The caller's thread count comes back afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

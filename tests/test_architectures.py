@@ -4,8 +4,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from cnnbook.models import (BasicBlock, LeNet5, MultiHeadSelfAttention, ResNet, SEBlock, TinyViT,
-                            conv_gradient_norms, summary, vgg_style)
+from cnnbook.models import BasicBlock, LeNet5, MultiHeadSelfAttention, ResNet, SEBlock, TinyViT, vgg_style
+from cnnbook.profile import conv_gradient_norms, summary
 
 
 def n_params(model):

@@ -15,6 +15,7 @@ import nbformat
 import pytest
 
 from cnnbook import course as course_cli
+from cnnbook import recording
 from cnnbook.sandbox import missing_tools
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -223,7 +224,7 @@ def test_every_instructor_solution_passes_the_static_scan_and_helpers_are_locked
                 assert meta.get("solution") or meta.get("locked"), \
                     f"{path.name}: a plain code cell would be student code; lock it (nbgrader read-only)"
             if cell.cell_type == "code" and meta.get("grade"):
-                assert any(f in cell.source for f in course_cli.CHECKERS), \
+                assert any(f in cell.source for f in recording.CHECKERS), \
                     f"{path.name}: test cell {meta['grade_id']} must use the checks (the grader compares their values)"
         assert "**How it is graded.**" in nb.cells[0].source, f"{path.name}: the header must say how it is graded"
 
@@ -231,7 +232,7 @@ def test_every_instructor_solution_passes_the_static_scan_and_helpers_are_locked
 def test_record_only_drops_the_expected_values_from_test_cells():
     source = ("for k in cases:\n    check_tensor(conv2d(x, **k), F.conv2d(x, **k), f'conv {k}', atol=1e-4)\n"
               "check_between(acc, 0.5, reference_accuracy(), 'acc')\n")
-    out = course_cli.record_only(source)
+    out = recording.record_only(source)
     assert "F.conv2d" not in out and "reference_accuracy" not in out
     assert "_cnnbook_record('tensor', f'conv {k}', conv2d(x, **k))" in out
 

@@ -172,7 +172,7 @@ def test_bad_arguments_raise_errors_that_name_the_fix(call, err, fix):
 def test_summary_of_a_layer_without_parameters_is_a_table_not_a_stopiteration():
     import torch.nn as nn
 
-    from cnnbook.models import summary
+    from cnnbook.profile import summary
 
     s = summary(nn.ReLU(), (1, 4, 4))
     assert s.total_params == 0 and s.total_macs == 0

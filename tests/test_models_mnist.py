@@ -118,15 +118,6 @@ def test_recipe_rejects_values_fit_could_not_use_with_a_fix(fields, match):
         dataclasses.replace(SMALL_CNN_RECIPE, epochs=2.0)
 
 
-@pytest.fixture
-def one_thread():
-    """Train on one thread, as the chapters do (set_seed): parallel test workers share the cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_train_small_cnn_is_repeatable_by_seed_and_leaves_global_torch_state_alone(one_thread):
     one_epoch = dataclasses.replace(SMALL_CNN_RECIPE, epochs=1)
     torch.manual_seed(123)

@@ -2,6 +2,8 @@
 
 import pytest
 import torch
+
+from cnnbook.train import recalibrate_batchnorm
 import torch.nn as nn
 
 from cnnbook import nas
@@ -181,7 +183,7 @@ def test_recalibrate_batchnorm_sets_the_statistics_of_the_data_and_keeps_the_wei
     model = vgg_style([3], batch_norm=True)
     x = torch.randn(40, 1, 6, 6) * 2 + 1
     weights = [p.clone() for p in model.parameters()]
-    nas.recalibrate_batchnorm(model, x, batch_size=40)
+    recalibrate_batchnorm(model, x, batch_size=40)
     with torch.no_grad():
         z = model[0](x)                                     # the conv output the BatchNorm normalises
     bn = model[1]

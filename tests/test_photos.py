@@ -1,6 +1,5 @@
 """Tests for cnnbook.photos (scikit-image's photographs as tensors) and the face detector FaceNet."""
 
-import numpy as np
 import pytest
 import torch
 
@@ -195,15 +194,6 @@ def test_facenet_rejects_colour_and_too_small_images():
         FaceNet()(torch.zeros(1, 1, 20, 20))
     with pytest.raises(ValueError, match="width"):
         FaceNet(width=0)
-
-
-@pytest.fixture
-def one_thread():
-    """Train on one thread, as the chapters do (set_seed): small convolutions on two threads cost 5x the CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_train_face_net_is_seeded_leaves_global_rng_alone_and_beats_chance(one_thread):
