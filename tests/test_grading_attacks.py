@@ -15,7 +15,7 @@ import nbformat
 import pytest
 
 from cnnbook import course as course_cli
-from cnnbook import recording
+from cnnbook import recording, scan
 from cnnbook.sandbox import missing_tools
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -191,7 +191,7 @@ def test_memory_processes_and_output_are_limited(attacked):
 
 
 def test_static_scan_catches_the_shortcut_bypasses_of_every_assignment():
-    lists = {p.parent.name: course_cli.forbidden_list(nbformat.read(p, as_version=4))
+    lists = {p.parent.name: scan.forbidden_list(nbformat.read(p, as_version=4))
              for p in sorted(ASSIGNMENTS_DIR.glob("*/*.ipynb"))}
     bypasses = {
         "a1_convolution": ["_conv = F.conv2d", "out = torch.ops.aten.conv2d(x, w)", "import cnnbook.conv",
@@ -210,14 +210,14 @@ def test_static_scan_catches_the_shortcut_bypasses_of_every_assignment():
     for name, codes in bypasses.items():
         assert lists[name], f"{name} has an empty forbidden list"
         for code in codes:
-            assert course_cli.scan_cell(code, lists[name]), f"{name}: the scan missed {code!r}"
+            assert scan.scan_cell(code, lists[name]), f"{name}: the scan missed {code!r}"
     assert lists["a5_cam"].count("cnnbook.cam.grad_cam") == 1
 
 
 def test_every_instructor_solution_passes_the_static_scan_and_helpers_are_locked():
     for path in sorted(ASSIGNMENTS_DIR.glob("*/*.ipynb")):
         nb = nbformat.read(path, as_version=4)
-        assert course_cli.first_violation(nb, course_cli.forbidden_list(nb), course_cli.locked_sources(nb)) is None
+        assert scan.first_violation(nb, scan.forbidden_list(nb), scan.locked_sources(nb)) is None
         for cell in nb.cells:
             meta = cell.metadata.get("nbgrader", {})
             if cell.cell_type == "code":
