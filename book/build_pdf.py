@@ -73,7 +73,7 @@ async () => {
 def build_single_page(out: Path) -> Path:
     """Jupyter Book's singlehtml build of the whole book into `out`; returns its index page."""
     command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(ROOT), "--builder", "singlehtml",
-               "--path-output", str(out), "-n", "--keep-going"] + ([] if os.environ.get("CNNBOOK_PDF_ALLOW_WARNINGS") else ["-W"])
+               "--path-output", str(out), "-W", "-n", "--keep-going"]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"the single-page HTML build failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
