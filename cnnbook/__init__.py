@@ -21,7 +21,7 @@ One module per idea, in the order the book introduces them:
   `python -m cnnbook.grading`), `recording` (test cells that record values; scoring them outside the
   student's process), `scan` (static checks of submissions), `sandbox` (bubblewrap around each
   submission's kernel); `grading` keeps the documented entry point.
-- Private: `_checks` (argument checks with teaching messages), `_files` (atomic, bounded file handling).
+- Private: `_validate` (argument checks with teaching messages), `_files` (atomic, bounded file handling).
 
 Nothing here downloads or writes anything at import time.
 """

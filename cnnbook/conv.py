@@ -16,14 +16,14 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from . import _checks
+from . import _validate
 
 METHODS = ("loops", "im2col", "fft")
 
 
 # ----------------------------------------------------------------------------- argument checks
 def _check_tensor(t, name: str, layout: str, dims: int, who: str = "conv2d") -> None:
-    _checks.tensor(t, name, who, layout, dims, floating=True)
+    _validate.tensor(t, name, who, layout, dims, floating=True)
 
 
 def output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1,
@@ -34,11 +34,11 @@ def output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0, 
     but the last window must start inside the input or the left padding, as in torch. Raises ValueError
     if the (dilated) kernel does not fit in the padded input.
     """
-    size = _checks.integer(size, "size", 1, "the input's height or width in pixels", "output_size")
-    kernel_size = _checks.integer(kernel_size, "kernel_size", 1, who="output_size")
-    stride = _checks.integer(stride, "stride", 1, "how many pixels the kernel moves per step", "output_size")
-    padding = _checks.integer(padding, "padding", 0, who="output_size")
-    dilation = _checks.integer(dilation, "dilation", 1, who="output_size")
+    size = _validate.integer(size, "size", 1, "the input's height or width in pixels", "output_size")
+    kernel_size = _validate.integer(kernel_size, "kernel_size", 1, who="output_size")
+    stride = _validate.integer(stride, "stride", 1, "how many pixels the kernel moves per step", "output_size")
+    padding = _validate.integer(padding, "padding", 0, who="output_size")
+    dilation = _validate.integer(dilation, "dilation", 1, who="output_size")
     if not isinstance(ceil_mode, bool):
         raise TypeError(f"output_size: ceil_mode must be True or False, got {ceil_mode!r}.")
     span = dilation * (kernel_size - 1) + 1  # how many input pixels one kernel placement covers
@@ -61,7 +61,7 @@ def _check_args(x, weight, bias, stride, padding, dilation, groups, who="conv2d"
     if x.device != weight.device:
         raise ValueError(f"x is on {x.device} but weight is on {weight.device}; move both to one device, "
                          f"e.g. weight.to(x.device).")
-    groups = _checks.positive_int(groups, "groups", "how many independent channel groups", who)
+    groups = _validate.positive_int(groups, "groups", "how many independent channel groups", who)
     c_in, c_out = x.shape[1], weight.shape[0]
     if c_in == 0 or c_out == 0 or weight.shape[1] == 0:
         raise ValueError(f"{who}: x has {c_in} input channels and weight {c_out} output channels ({weight.shape[1]} "
@@ -79,9 +79,9 @@ def _check_args(x, weight, bias, stride, padding, dilation, groups, who="conv2d"
             raise ValueError(f"bias must be a tensor of shape ({c_out},), one number per output channel, got {shape}.")
         if bias.dtype != x.dtype:
             raise TypeError(f"bias is {bias.dtype} but x is {x.dtype}; call bias.to(x.dtype).")
-    stride = _checks.pair(stride, "stride", 1, who)
-    padding = _checks.pair(padding, "padding", 0, who)
-    dilation = _checks.pair(dilation, "dilation", 1, who)
+    stride = _validate.pair(stride, "stride", 1, who)
+    padding = _validate.pair(padding, "padding", 0, who)
+    dilation = _validate.pair(dilation, "dilation", 1, who)
     for axis in (0, 1):  # raises a clear error if the kernel does not fit
         output_size(x.shape[2 + axis], weight.shape[2 + axis], stride[axis], padding[axis], dilation[axis])
     return stride, padding, dilation
@@ -113,9 +113,9 @@ def im2col(xp: torch.Tensor, kernel_size, stride=1, dilation=1) -> torch.Tensor:
     `xp` is already padded. The result is a strided *view* of `xp` (`as_strided`): patch (i, j) tap (u, v)
     of channel c is xp[n, c, i*s + u*d, j*s + v*d], and no pixel is copied until the view is reshaped.
     """
-    _checks.tensor(xp, "xp", "im2col", "(N, C, H, W)", 4)
-    (kh, kw) = _checks.pair(kernel_size, "kernel_size", 1, "im2col")
-    (sh, sw), (dh, dw) = _checks.pair(stride, "stride", 1, "im2col"), _checks.pair(dilation, "dilation", 1, "im2col")
+    _validate.tensor(xp, "xp", "im2col", "(N, C, H, W)", 4)
+    (kh, kw) = _validate.pair(kernel_size, "kernel_size", 1, "im2col")
+    (sh, sw), (dh, dw) = _validate.pair(stride, "stride", 1, "im2col"), _validate.pair(dilation, "dilation", 1, "im2col")
     h_out, w_out = output_size(xp.shape[2], kh, sh, 0, dh), output_size(xp.shape[3], kw, sw, 0, dw)
     n, c, s_row, s_col = xp.stride()
     return xp.as_strided((xp.shape[0], xp.shape[1], h_out, w_out, kh, kw),
@@ -226,7 +226,7 @@ def conv2d_backward(grad_out: torch.Tensor, x: torch.Tensor, weight: torch.Tenso
       dL/dxp[n,c,i*s+u*d, j*s+v*d] += grad_out[n, o, i, j] * weight[o, c, u, v]   (then crop the padding)
     """
     stride, padding, dilation = _check_args(x, weight, None, stride, padding, dilation, groups, "conv2d_backward")
-    _checks.tensor(grad_out, "grad_out", "conv2d_backward", "(N, C_out, H_out, W_out)", 4, floating=True)
+    _validate.tensor(grad_out, "grad_out", "conv2d_backward", "(N, C_out, H_out, W_out)", 4, floating=True)
     if grad_out.dtype != x.dtype:
         raise TypeError(f"conv2d_backward: grad_out is {grad_out.dtype} but x is {x.dtype}; the gradient must "
                         f"have the output's dtype — call grad_out.to(x.dtype).")

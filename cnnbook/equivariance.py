@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import torch
 
-from . import _checks
+from . import _validate
 
 
 @torch.no_grad()
@@ -29,11 +29,11 @@ def equivariance_error(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tenso
         raise ValueError(f"x must be a batch of images (N, C, H, W), got "
                          f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}.")
     for value, name in ((shift, "shift"), (out_shift, "out_shift")):
-        if not _checks.is_int(value):
+        if not _validate.is_int(value):
             raise TypeError(f"{name} must be an int (pixels or positions to roll by, e.g. 1), got {value!r}.")
     y, y_shifted = f(x), f(torch.roll(x, shift, dims=3))
     if grid is not None:
-        rows, cols = _checks.pair(grid, "grid", example="the (rows, cols) of the patch grid, e.g. (4, 4)")
+        rows, cols = _validate.pair(grid, "grid", example="the (rows, cols) of the patch grid, e.g. (4, 4)")
         if y.dim() != 3 or y.shape[1] != rows * cols:
             raise ValueError(f"with grid={tuple(grid)}, f must return tokens (N, {rows * cols}, D), got "
                              f"{tuple(y.shape)}.")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from . import _checks
+from . import _validate
 
 
 def edge_kernels() -> dict[str, torch.Tensor]:
@@ -30,7 +30,7 @@ def edge_kernels() -> dict[str, torch.Tensor]:
 
 
 def _filters(w, name: str) -> torch.Tensor:
-    w = _checks.tensor(w, name, who="response_correlation", layout="(C, 1, k, k)", dims=4, floating=True)
+    w = _validate.tensor(w, name, who="response_correlation", layout="(C, 1, k, k)", dims=4, floating=True)
     if w.shape[1] != 1 or w.shape[2] != w.shape[3] or w.shape[2] % 2 == 0:
         raise ValueError(f"response_correlation: {name} must be square filters of odd size on one input channel "
                          f"(C, 1, k, k), got shape {tuple(w.shape)} — for one kernel (k, k) pass kernel[None, None].")
@@ -38,10 +38,10 @@ def _filters(w, name: str) -> torch.Tensor:
 
 
 def _images(images, who: str) -> torch.Tensor:
-    images = _checks.tensor(images, "images", who=who, layout="(N, 1, H, W)", dims=4, floating=True)
+    images = _validate.tensor(images, "images", who=who, layout="(N, 1, H, W)", dims=4, floating=True)
     if images.shape[1] != 1:
         raise ValueError(f"{who}: images must be grayscale (N, 1, H, W), got shape {tuple(images.shape)}.")
-    _checks.not_empty(len(images), "images", who=who, fix="pass at least one image, e.g. x_test[:100]")
+    _validate.not_empty(len(images), "images", who=who, fix="pass at least one image, e.g. x_test[:100]")
     return images
 
 
@@ -86,15 +86,15 @@ def top_patches(activations: torch.Tensor, images: torch.Tensor, size: int, jump
     largest first.
     """
     who = "top_patches"
-    activations = _checks.tensor(activations, "activations", who=who, layout="(N, H, W)", dims=3)
+    activations = _validate.tensor(activations, "activations", who=who, layout="(N, H, W)", dims=3)
     images = _images(images, who)
     if len(activations) != len(images):
         raise ValueError(f"top_patches: {len(activations)} feature maps but {len(images)} images; pass one "
                          f"channel's maps on the same images, e.g. acts[layer][:, channel].")
-    size = _checks.positive_int(size, "size", "the receptive field's side in pixels", who=who)
-    jump = _checks.positive_int(jump, "jump", "input pixels between neighbouring units", who=who)
-    first = _checks.integer(first, "first", minimum=-size, meaning="the first unit's top row", who=who)
-    k = _checks.positive_int(k, "k", "how many patches", who=who)
+    size = _validate.positive_int(size, "size", "the receptive field's side in pixels", who=who)
+    jump = _validate.positive_int(jump, "jump", "input pixels between neighbouring units", who=who)
+    first = _validate.integer(first, "first", minimum=-size, meaning="the first unit's top row", who=who)
+    k = _validate.positive_int(k, "k", "how many patches", who=who)
     if k > activations.numel():
         raise ValueError(f"top_patches: k={k} but the maps hold only {activations.numel()} units; lower k.")
     n_images, height, width = activations.shape
@@ -107,10 +107,10 @@ def top_patches(activations: torch.Tensor, images: torch.Tensor, size: int, jump
 
 
 def _class_activations(activations, labels, num_classes: int, who: str):
-    activations = _checks.tensor(activations, "activations", who=who, layout="(N, C, H, W)", dims=4,
+    activations = _validate.tensor(activations, "activations", who=who, layout="(N, C, H, W)", dims=4,
                                  floating=True)
-    labels = _checks.tensor(labels, "labels", who=who, layout="(N,)", dims=1)
-    num_classes = _checks.positive_int(num_classes, "num_classes", "the number of classes, e.g. 10", who=who)
+    labels = _validate.tensor(labels, "labels", who=who, layout="(N,)", dims=1)
+    num_classes = _validate.positive_int(num_classes, "num_classes", "the number of classes, e.g. 10", who=who)
     if labels.is_floating_point() or len(labels) != len(activations):
         raise ValueError(f"{who}: labels must be (N,) integer class indices, one per image ({len(activations)} "
                          f"images), got {labels.dtype} of shape {tuple(labels.shape)}.")
@@ -137,7 +137,7 @@ def class_selectivity(activations: torch.Tensor, labels: torch.Tensor, num_class
     other num_classes − 1. 0: the channel responds equally to every class; 1: to one class only. Needs
     non-negative activations (after a ReLU); a channel silent on every class gets 0.
     """
-    _checks.integer(num_classes, "num_classes", minimum=2, meaning="the number of classes, e.g. 10",
+    _validate.integer(num_classes, "num_classes", minimum=2, meaning="the number of classes, e.g. 10",
                     who="class_selectivity")
     activations, labels = _class_activations(activations, labels, num_classes, "class_selectivity")
     if (activations < 0).any():

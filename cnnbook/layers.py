@@ -20,20 +20,20 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from . import _checks
+from . import _validate
 from .conv import im2col, output_size
 
 
 def _check_float(t, name: str, who: str, layout: str = "") -> None:
-    _checks.tensor(t, name, who, layout, floating=True)
+    _validate.tensor(t, name, who, layout, floating=True)
 
 
 def _pool_geometry(x, kernel_size, stride, padding, who: str):
     """Validate pooling arguments; return (kernel, stride, padding) as pairs."""
-    _checks.tensor(x, "x", who, "(N, C, H, W)", 4, floating=True)
-    kernel = _checks.pair(kernel_size, "kernel_size", 1, who)
-    stride = kernel if stride is None else _checks.pair(stride, "stride", 1, who)
-    padding = _checks.pair(padding, "padding", 0, who)
+    _validate.tensor(x, "x", who, "(N, C, H, W)", 4, floating=True)
+    kernel = _validate.pair(kernel_size, "kernel_size", 1, who)
+    stride = kernel if stride is None else _validate.pair(stride, "stride", 1, who)
+    padding = _validate.pair(padding, "padding", 0, who)
     for a in (0, 1):
         if padding[a] > kernel[a] // 2:
             raise ValueError(f"{who}: padding must be at most half the kernel size (as in torch), got padding "
@@ -50,7 +50,7 @@ def _pool_windows(x, kernel_size, stride, padding, pad_value: float, who: str):
 
 
 def _check_grad_out(grad_out, x, expected_shape, who: str) -> None:
-    _checks.tensor(grad_out, "grad_out", who, floating=True)
+    _validate.tensor(grad_out, "grad_out", who, floating=True)
     if tuple(grad_out.shape) != tuple(expected_shape):
         raise ValueError(f"{who}: grad_out must have the forward output's shape {tuple(expected_shape)}, got "
                          f"{tuple(grad_out.shape)} — pass the gradient of the loss with respect to that output.")
@@ -197,7 +197,7 @@ def dropout_backward(grad_out: torch.Tensor, mask: torch.Tensor, p: float = 0.5)
     from `dropout_mask` (draw it with the same generator seed as the forward pass).
     """
     p = _check_p(p, "dropout_backward")
-    _checks.tensor(mask, "mask", "dropout_backward")
+    _validate.tensor(mask, "mask", "dropout_backward")
     if mask.dtype != torch.bool:
         raise TypeError(f"dropout_backward: mask must be the bool tensor from dropout_mask, got {mask.dtype}.")
     _check_grad_out(grad_out, grad_out, mask.shape, "dropout_backward")

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import torch
 import torch.nn as nn
 
-from . import _checks
+from . import _validate
 from .models import vgg_style
 from .train import evaluate, fit, recalibrate_batchnorm
 
@@ -81,7 +81,7 @@ def evaluate_candidate(candidate: dict, train_data, val_data, steps: int, seed: 
     remember it: a search that meets the same evaluation again is charged its steps but the computer does
     not pay for them twice. Use one cache per pair of data sets.
     """
-    _checks.positive_int(steps, "steps", "training steps for this candidate, e.g. steps=60")
+    _validate.positive_int(steps, "steps", "training steps for this candidate, e.g. steps=60")
     key = (tuple(sorted(candidate.items())), steps, seed, tuple(sorted(train_kw.items())))
     if cache is not None and key in cache:
         return cache[key]
@@ -106,8 +106,8 @@ def random_search(train_data, val_data, budget: int, steps_per_candidate: int, s
     meet the same candidate for the same steps see the same score.
     Returns {"best", "best_val", "steps_used", "trials": [(candidate, steps, val_acc), ...]}.
     """
-    _checks.positive_int(budget, "budget", "the training steps a search may spend, e.g. budget=360")
-    _checks.positive_int(steps_per_candidate, "steps_per_candidate", "training steps per candidate, e.g. 60")
+    _validate.positive_int(budget, "budget", "the training steps a search may spend, e.g. budget=360")
+    _validate.positive_int(steps_per_candidate, "steps_per_candidate", "training steps per candidate, e.g. 60")
     pool = all_candidates(space)
     n = min(budget // steps_per_candidate, len(pool))
     if n < 1:
@@ -122,8 +122,8 @@ def random_search(train_data, val_data, budget: int, steps_per_candidate: int, s
 
 def halving_rounds(n_candidates: int, eta: int = 2) -> int:
     """Rounds of successive halving until one candidate is left: n -> n // eta -> ... -> 1 (8 -> 4 -> 2 -> 1: 3)."""
-    _checks.positive_int(n_candidates, "n_candidates", "the number of candidates to start with, e.g. 8")
-    _checks.positive_int(eta, "eta", "the factor the field shrinks by each round, e.g. eta=2")
+    _validate.positive_int(n_candidates, "n_candidates", "the number of candidates to start with, e.g. 8")
+    _validate.positive_int(eta, "eta", "the factor the field shrinks by each round, e.g. eta=2")
     if eta < 2:
         raise ValueError(f"eta must be at least 2 (the field must shrink every round), got {eta}.")
     rounds, size = 0, n_candidates
@@ -143,7 +143,7 @@ def successive_halving(train_data, val_data, budget: int, n_candidates: int, eta
     with the new step count (simple; a real implementation would resume them).
     Returns the same dict as `random_search`.
     """
-    _checks.positive_int(budget, "budget", "the training steps a search may spend, e.g. budget=360")
+    _validate.positive_int(budget, "budget", "the training steps a search may spend, e.g. budget=360")
     pool = all_candidates(space)
     if not isinstance(n_candidates, int) or not 2 <= n_candidates <= len(pool):
         raise ValueError(f"n_candidates must be between 2 and the {len(pool)} candidates of the space, "
@@ -214,10 +214,10 @@ def reinforce(reward: Callable[[dict], float], episodes: int, space: dict | None
     first episode teaches nothing: it only sets the baseline).
     Returns {"controller", "trials": [(candidate, reward), ...], "baselines": [b after each episode]}.
     """
-    _checks.positive_int(episodes, "episodes", "the number of candidates the controller samples, e.g. episodes=20")
-    _checks.number(baseline_decay, "baseline_decay", 0, 1, high_open=True,
+    _validate.positive_int(episodes, "episodes", "the number of candidates the controller samples, e.g. episodes=20")
+    _validate.number(baseline_decay, "baseline_decay", 0, 1, high_open=True,
                    meaning="the weight of the old baseline in the moving average, e.g. 0.8")
-    _checks.number(lr, "lr", 0, meaning="the controller's learning rate, e.g. lr=1.0")
+    _validate.number(lr, "lr", 0, meaning="the controller's learning rate, e.g. lr=1.0")
     controller, generator = Controller(space), torch.Generator().manual_seed(seed)
     trials, baselines, baseline = [], [], None
     for _ in range(episodes):
@@ -242,8 +242,8 @@ def reinforce_search(train_data, val_data, budget: int, steps_per_candidate: int
     controller_lr and baseline_decay are `reinforce`'s lr and baseline_decay (train_kw's lr is fit's).
     Returns the dict of `random_search` plus "controller".
     """
-    _checks.positive_int(budget, "budget", "the training steps a search may spend, e.g. budget=360")
-    _checks.positive_int(steps_per_candidate, "steps_per_candidate", "training steps per candidate, e.g. 60")
+    _validate.positive_int(budget, "budget", "the training steps a search may spend, e.g. budget=360")
+    _validate.positive_int(steps_per_candidate, "steps_per_candidate", "training steps per candidate, e.g. 60")
     episodes = budget // steps_per_candidate
     if episodes < 1:
         raise ValueError(f"budget {budget} is smaller than one candidate's {steps_per_candidate} steps; "

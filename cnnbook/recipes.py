@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from . import _checks
+from . import _validate
 from .data import load_mnist
 from .models import SmallCNN
 from .train import fit
@@ -33,10 +33,10 @@ class Recipe:
     optimizer: str = "adam"
 
     def __post_init__(self):
-        _checks.positive_int(self.epochs, "epochs", "passes over the training data, e.g. epochs=5", who="Recipe")
-        _checks.positive_int(self.batch_size, "batch_size", "images per mini-batch, e.g. batch_size=64",
+        _validate.positive_int(self.epochs, "epochs", "passes over the training data, e.g. epochs=5", who="Recipe")
+        _validate.positive_int(self.batch_size, "batch_size", "images per mini-batch, e.g. batch_size=64",
                              who="Recipe")
-        lr = _checks.number(self.lr, "lr", low=0.0, who="Recipe", meaning="the optimiser's step size, e.g. 3e-3")
+        lr = _validate.number(self.lr, "lr", low=0.0, who="Recipe", meaning="the optimiser's step size, e.g. 3e-3")
         if lr == 0.0:
             raise ValueError("Recipe: lr must be > 0 (with lr=0 nothing is learned), e.g. lr=3e-3.")
         if self.optimizer not in ("adam", "sgd"):
@@ -49,7 +49,7 @@ class Recipe:
 
 def _check_run(seed, recipe, device, who: str, example: str) -> tuple[int, torch.device]:
     """The checks every train_* function starts with; returns (seed, device), the CPU by default."""
-    seed = _checks.integer(seed, "seed", minimum=0, meaning="which random initialisation, e.g. seed=0", who=who)
+    seed = _validate.integer(seed, "seed", minimum=0, meaning="which random initialisation, e.g. seed=0", who=who)
     if not isinstance(recipe, Recipe):
         raise TypeError(f"{who}: recipe must be a cnnbook.recipes.Recipe, got {type(recipe).__name__} — "
                         f"e.g. dataclasses.replace({example}).")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from . import _checks
+from . import _validate
 
 # (dy, dx) per frame, in pixels, for labels 0..7: the direction the digit moves in (image rows grow downward)
 DIRECTIONS = ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))
@@ -28,13 +28,13 @@ def conv1d_loops(x: torch.Tensor, weight: torch.Tensor, stride: int = 1, padding
     x: (N, C_in, L); weight: (C_out, C_in, k) -> (N, C_out, L_out), L_out = (L + 2p - k) // s + 1,
     y[n, o, t] = Σ_c Σ_j weight[o, c, j] · x_padded[n, c, t·s + j] (zero padding p on both ends).
     """
-    _checks.tensor(x, "x", who="conv1d_loops", layout="(N, C_in, L)", dims=3)
-    _checks.tensor(weight, "weight", who="conv1d_loops", layout="(C_out, C_in, k)", dims=3)
+    _validate.tensor(x, "x", who="conv1d_loops", layout="(N, C_in, L)", dims=3)
+    _validate.tensor(weight, "weight", who="conv1d_loops", layout="(C_out, C_in, k)", dims=3)
     if x.shape[1] != weight.shape[1]:
         raise ValueError(f"conv1d_loops: x has {x.shape[1]} channels but weight expects {weight.shape[1]}; "
                          f"weight must be (C_out, C_in, k) with C_in = x.shape[1].")
-    stride = _checks.positive_int(stride, "stride", "samples between outputs, e.g. stride=1", who="conv1d_loops")
-    padding = _checks.integer(padding, "padding", minimum=0, meaning="zeros added at each end", who="conv1d_loops")
+    stride = _validate.positive_int(stride, "stride", "samples between outputs, e.g. stride=1", who="conv1d_loops")
+    padding = _validate.integer(padding, "padding", minimum=0, meaning="zeros added at each end", who="conv1d_loops")
     xp = F.pad(x, (padding, padding))
     k = weight.shape[2]
     length = (xp.shape[2] - k) // stride + 1
@@ -57,12 +57,12 @@ def moving_digit_clips(images: torch.Tensor, frames: int = 4, canvas: int = 32, 
     canvas for `frames` + 1 frames, i.e. the position it moves to next is on the canvas too. All random
     draws come from `generator` (default: a new one seeded with 0); the global random state is untouched.
     """
-    _checks.tensor(images, "images", who="moving_digit_clips", layout="(N, 1, h, w)", dims=4)
-    frames = _checks.integer(frames, "frames", minimum=2, meaning="frames per clip, e.g. frames=4",
+    _validate.tensor(images, "images", who="moving_digit_clips", layout="(N, 1, h, w)", dims=4)
+    frames = _validate.integer(frames, "frames", minimum=2, meaning="frames per clip, e.g. frames=4",
                              who="moving_digit_clips")
-    step = _checks.integer(step, "step", minimum=1, meaning="pixels moved per frame, e.g. step=3",
+    step = _validate.integer(step, "step", minimum=1, meaning="pixels moved per frame, e.g. step=3",
                            who="moving_digit_clips")
-    canvas = _checks.positive_int(canvas, "canvas", "side of the square frame in pixels", who="moving_digit_clips")
+    canvas = _validate.positive_int(canvas, "canvas", "side of the square frame in pixels", who="moving_digit_clips")
     if generator is None:
         generator = torch.Generator().manual_seed(0)
     if not isinstance(generator, torch.Generator):
@@ -121,8 +121,8 @@ def circular_conv2d_fft(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     computed as y = IDFT( Σ_c conj(DFT(kernel[o, c])) · DFT(x[n, c]) ) (the convolution theorem, for
     cross-correlation: the conjugate). Every output pixel sees the whole image: the layer is global.
     """
-    _checks.tensor(x, "x", who="circular_conv2d_fft", layout="(N, C_in, H, W)", dims=4)
-    _checks.tensor(kernel, "kernel", who="circular_conv2d_fft", layout="(C_out, C_in, H, W)", dims=4)
+    _validate.tensor(x, "x", who="circular_conv2d_fft", layout="(N, C_in, H, W)", dims=4)
+    _validate.tensor(kernel, "kernel", who="circular_conv2d_fft", layout="(C_out, C_in, H, W)", dims=4)
     if kernel.shape[1] != x.shape[1] or kernel.shape[2:] != x.shape[2:]:
         raise ValueError(f"circular_conv2d_fft: kernel {tuple(kernel.shape)} must be (C_out, {x.shape[1]}, "
                          f"{x.shape[2]}, {x.shape[3]}), image-sized with x's channels.")
@@ -137,12 +137,12 @@ def frequency_response(kernels: torch.Tensor, size: int = 32) -> torch.Tensor:
     kernels: (K, k, k) or (K, 1, k, k) -> (K, size, size), non-negative. High values mark the spatial
     frequencies (along rows: vertical, along columns: horizontal) that the kernel lets through.
     """
-    _checks.tensor(kernels, "kernels", who="frequency_response", layout="(K, k, k) or (K, 1, k, k)")
+    _validate.tensor(kernels, "kernels", who="frequency_response", layout="(K, k, k) or (K, 1, k, k)")
     if kernels.dim() == 4 and kernels.shape[1] == 1:
         kernels = kernels[:, 0]
     if kernels.dim() != 3:
         raise ValueError(f"frequency_response needs (K, k, k) or (K, 1, k, k) kernels, got {tuple(kernels.shape)}.")
-    size = _checks.positive_int(size, "size", "the padded size, e.g. size=32", who="frequency_response")
+    size = _validate.positive_int(size, "size", "the padded size, e.g. size=32", who="frequency_response")
     if size < max(kernels.shape[-2:]):
         raise ValueError(f"frequency_response: size={size} is smaller than the kernels {tuple(kernels.shape[-2:])}.")
     spectrum = torch.fft.fft2(kernels.detach().float().cpu(), s=(size, size))

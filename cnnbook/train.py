@@ -8,46 +8,14 @@ numbers; on another machine they differ in the last digits (see `set_seed` and `
 
 from __future__ import annotations
 
-import os
-import random
 import time
 
-import numpy as np
 import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
 
-from . import _checks
-
-
-def set_seed(seed: int = 0, threads: int = 1) -> None:
-    """Seed every random generator a chapter uses and make torch's kernels deterministic.
-
-    The globals it sets, all process-wide: Python's `random` and NumPy's global generator (seeded),
-    torch's default generators on CPU and CUDA (seeded),
-    `torch.use_deterministic_algorithms(True, warn_only=True)` (deterministic kernels where torch has them;
-    a few CUDA backward kernels, e.g. adaptive average pooling's, have none and only warn),
-    `torch.backends.cudnn.benchmark = False`, `torch.set_num_threads(threads)`, and the environment
-    variable CUBLAS_WORKSPACE_CONFIG (deterministic cuBLAS; only if it is not set already).
-
-    What that buys: the same notebook run twice *on one machine* prints the same numbers. What it cannot
-    buy: the same numbers on another machine. Another CPU (or torch's other kernels for it, or a GPU)
-    rounds the last bits of floating-point sums differently, and training amplifies those bits, even in
-    float64 and on one thread. The book therefore prints results of training in the marked form of
-    `cnnbook.measure.approx` and checks that they lie in a stated band. One thread is the default because
-    the thread count changes the order of sums too, and because parallel test workers share the cores.
-    """
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}.")
-    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
-        raise ValueError(f"threads must be a positive int, got {threads!r}.")
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # needed for deterministic cuBLAS
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.backends.cudnn.benchmark = False
-    torch.set_num_threads(threads)
+from . import _validate
+from .randomness import seeded, set_seed  # noqa: F401  (set_seed: chapters import it from here too)
 
 
 def default_device() -> torch.device:
@@ -79,8 +47,8 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 500, devic
     Runs in batches of `batch_size` on the model's device (or `device`). N must be at least 1.
     """
     device = torch.device(device) if device is not None else _model_device(model)
-    _checks.tensor(images, "images", "predict", "(N, C, H, W)", floating=True)
-    batch_size = _checks.positive_int(batch_size, "batch_size", "images per forward pass, e.g. 500", "predict")
+    _validate.tensor(images, "images", "predict", "(N, C, H, W)", floating=True)
+    batch_size = _validate.positive_int(batch_size, "batch_size", "images per forward pass, e.g. 500", "predict")
     if images.dim() == 0 or len(images) == 0:
         raise ValueError(f"predict: images holds no images (shape {tuple(images.shape)}); pass at least one, "
                          f"e.g. load_mnist(split='test')[0][:100].")
@@ -109,7 +77,7 @@ def recalibrate_batchnorm(model: nn.Module, images: torch.Tensor, batch_size: in
     ("precise BN"). The weights are not changed; the model is returned in eval mode.
     """
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    _checks.positive_int(batch_size, "batch_size", "images per forward pass, e.g. 500", who="recalibrate_batchnorm")
+    _validate.positive_int(batch_size, "batch_size", "images per forward pass, e.g. 500", who="recalibrate_batchnorm")
     if not isinstance(images, torch.Tensor) or images.dim() != 4 or len(images) == 0:
         raise ValueError("images must be a non-empty batch (N, C, H, W), e.g. the training images.")
     momenta = [m.momentum for m in norms]
@@ -130,10 +98,10 @@ def confusion_matrix(labels: torch.Tensor, preds: torch.Tensor, num_classes: int
 
     labels, preds: integer tensors (N,) of class indices in 0..num_classes-1.
     """
-    num_classes = _checks.positive_int(num_classes, "num_classes", "how many classes, e.g. 10 digits",
+    num_classes = _validate.positive_int(num_classes, "num_classes", "how many classes, e.g. 10 digits",
                                        "confusion_matrix")
     for name, t in (("labels", labels), ("preds", preds)):
-        _checks.tensor(t, name, "confusion_matrix", "(N,)")
+        _validate.tensor(t, name, "confusion_matrix", "(N,)")
         if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
             raise TypeError(f"confusion_matrix: {name} must hold integer class indices, got {t.dtype} — "
                             f"for scores, take {name}.argmax(1) first.")
@@ -161,9 +129,11 @@ def fit(model: nn.Module, train_data, test_data=None, epochs: int | None = None,
     be cut short). optimizer: "adam", or "sgd" with `momentum` (0 for plain SGD).
 
     The device: the model stays where the caller put it (`model.to(device)` first), and each batch is
-    moved there; pass `device=` to move the model before training. Batches are shuffled by a
-    `torch.Generator` seeded with `seed`; the global random state is not touched (the model's initial
-    weights are the caller's business: seed before building it).
+    moved there; pass `device=` to move the model before training. The whole loop runs inside
+    `cnnbook.randomness.seeded(seed)`: the shuffling, dropout masks and any other random draw follow
+    `seed`, so the same call on the same machine gives the same history, and the caller's random state is
+    given back untouched (the model's initial weights are the caller's business: build it inside
+    `seeded(...)`).
 
     One history row per pass: {"epoch", "steps", "loss", "train_acc", "test_acc", "seconds", "losses"}.
     "loss" and "train_acc" are running means over that pass's batches (what Keras prints), "losses" the
@@ -189,8 +159,13 @@ def fit(model: nn.Module, train_data, test_data=None, epochs: int | None = None,
     params = model.parameters()
     opt = (torch.optim.Adam(params, lr=lr, weight_decay=weight_decay) if optimizer == "adam"
            else torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay))
+    with seeded(seed):
+        return _loop(model, x_train, y_train, test_data, epochs, steps, batch_size, opt, device, progress)
+
+
+def _loop(model, x_train, y_train, test_data, epochs, steps, batch_size, opt, device, progress) -> list[dict]:
+    """fit's loop, run inside `seeded(seed)`: the shuffling draws from torch's (forked) CPU generator."""
     loss_fn = nn.CrossEntropyLoss()
-    shuffler = torch.Generator().manual_seed(seed)
     per_pass = (len(x_train) + batch_size - 1) // batch_size
     total = epochs * per_pass if epochs is not None else steps
     history, done = [], 0
@@ -198,7 +173,7 @@ def fit(model: nn.Module, train_data, test_data=None, epochs: int | None = None,
     while done < total:
         model.train()
         start, seen, total_loss, correct, losses = time.perf_counter(), 0, 0.0, 0, []
-        order = torch.randperm(len(x_train), generator=shuffler)
+        order = torch.randperm(len(x_train))
         for i in range(0, len(x_train), batch_size):
             if done == total:
                 break
@@ -233,4 +208,4 @@ def _model_device(model: nn.Module) -> torch.device:
 
 
 def _check_positive_int(value, name: str, meaning: str) -> None:
-    _checks.positive_int(value, name, meaning, "fit")
+    _validate.positive_int(value, name, meaning, "fit")

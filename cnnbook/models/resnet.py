@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .. import _checks
+from .. import _validate
 
 class SEBlock(nn.Module):
     """Squeeze-and-excitation (Hu et al. 2018): re-weight each channel by a learned gate in (0, 1).
@@ -19,8 +19,8 @@ class SEBlock(nn.Module):
 
     def __init__(self, channels: int, r: int = 16):
         super().__init__()
-        _checks.positive_int(channels, "channels", who="SEBlock")
-        _checks.positive_int(r, "r", who="SEBlock")
+        _validate.positive_int(channels, "channels", who="SEBlock")
+        _validate.positive_int(r, "r", who="SEBlock")
         if channels % r:
             raise ValueError(f"channels ({channels}) must be divisible by the reduction ratio r ({r}); "
                              f"pick r from the divisors of {channels}.")
@@ -84,11 +84,11 @@ class ResNet(nn.Module):
     def __init__(self, depth: int = 20, width: int = 16, in_channels: int = 1, num_classes: int = 10,
                  residual: bool = True, batch_norm: bool = True, se_reduction: int | None = None):
         super().__init__()
-        _checks.positive_int(depth, "depth", who="ResNet")
+        _validate.positive_int(depth, "depth", who="ResNet")
         if depth < 8 or (depth - 2) % 6:
             raise ValueError(f"a CIFAR-style ResNet has depth 6k + 2 with k >= 1 (8, 14, 20, 32, 56, 110, "
                              f"1202, ...), got {depth}.")
-        _checks.positive_int(width, "width", who="ResNet")
+        _validate.positive_int(width, "width", who="ResNet")
         k, self.depth = (depth - 2) // 6, depth
         self.stem = nn.Sequential(nn.Conv2d(in_channels, width, 3, padding=1, bias=not batch_norm),
                                   nn.BatchNorm2d(width) if batch_norm else nn.Identity(), nn.ReLU())

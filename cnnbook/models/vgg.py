@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch.nn as nn
 
-from .. import _checks
+from .. import _validate
 
 def vgg_style(config, in_channels: int = 1, num_classes: int = 10, kernel_size: int = 3,
               batch_norm: bool = False, padding_mode: str = "zeros") -> nn.Sequential:
@@ -20,7 +20,7 @@ def vgg_style(config, in_channels: int = 1, num_classes: int = 10, kernel_size: 
         raise ValueError(f"config must be a non-empty list like [16, 'M', 32], got {config!r}.")
     if kernel_size % 2 != 1:
         raise ValueError(f"kernel_size must be odd so that 'same' padding keeps H×W, got {kernel_size}.")
-    layers, c = [], _checks.positive_int(in_channels, "in_channels", "input channels, e.g. 1 for grey digits", who="vgg_style")
+    layers, c = [], _validate.positive_int(in_channels, "in_channels", "input channels, e.g. 1 for grey digits", who="vgg_style")
     for item in config:
         if item == "M":
             layers.append(nn.MaxPool2d(2))

@@ -28,7 +28,7 @@ import torch.fx
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .. import _checks
+from .. import _validate
 from ..conv import output_size  # the one formula, with its checks (chapter 1)
 
 
@@ -55,7 +55,7 @@ SUPPORTED = ("Conv2d; MaxPool2d and AvgPool2d; padding layers (ZeroPad2d, Consta
 
 
 def _pair(value, name: str) -> tuple[int, int]:
-    return _checks.pair(value, name, 0, example="for a 224×224 image pass 224 or (224, 224)")
+    return _validate.pair(value, name, 0, example="for a 224×224 image pass 224 or (224, 224)")
 
 
 @dataclass
