@@ -119,3 +119,65 @@ def test_nothing_reads_the_seed_articles_at_run_time():
     offenders = [str(p.relative_to(ROOT)) for p in list((ROOT / "cnnbook").rglob("*.py")) + NOTEBOOKS
                  if pattern.search(p.read_text())]
     assert not offenders, f"these files refer to ../shared: {offenders}"
+
+
+def _calls(path):
+    """(cell number, ast.Call) for every call in the notebook's code cells (IPython magics left out)."""
+    nb = json.loads(path.read_text())
+    for n, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        python = "\n".join(line for line in "".join(cell["source"]).splitlines()
+                           if not line.lstrip().startswith(("%", "!")))
+        for node in ast.walk(ast.parse(python)):
+            if isinstance(node, ast.Call):
+                yield n, node
+
+
+def _name(call: ast.Call) -> str:
+    f = call.func
+    return f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
+
+
+def _is_literal_number(node) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, int) or (
+        isinstance(node, ast.BinOp) and _is_literal_number(node.left) and _is_literal_number(node.right))
+
+
+@pytest.mark.parametrize("path", BOOK_NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_measured_value_carries_a_spread_or_a_claim(path):
+    """approx refuses a band without the author's recorded spread (<= 10 spreads wide) or the sentence's own
+    range; this finds a call that never ran (e.g. in a branch) before a reader's machine does."""
+    bad = [f"cell {n}: {ast.unparse(call)[:120]}" for n, call in _calls(path) if _name(call) == "approx"
+           and not {k.arg for k in call.keywords} & {"spread", "claim"}]
+    assert not bad, f"{path.name}: approx without spread= or claim=: {bad}"
+
+
+# Functions whose seed defines *data* (a split, a generated set, a subset): their seeds stay fixed when
+# CNNBOOK_SEED_OFFSET shifts the seeds of training and initialisation.
+DATA_SEEDED = {"load_mnist", "make_localisation_set", "class_subset", "first_per_class", "balanced_subset",
+               "validation_split", "moving_digit_clips", "make_shapes", "two_dot_task", "Generator"}
+RUN_SEEDED = {"set_seed", "seeded", "manual_seed", "manual_seed_all"}
+
+
+@pytest.mark.parametrize("path", BOOK_NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_training_seed_comes_from_the_seed_helper(path):
+    """CI re-runs every chapter with CNNBOOK_SEED_OFFSET set, so a claim that holds only for the recorded
+    seeds fails there. A literal seed for training or initialisation would escape the shift."""
+    bad = []
+    nb = json.loads(path.read_text())
+    for n, cell in enumerate(nb["cells"]):          # SEEDS = (0, 1, 2): a literal list of run seeds
+        if cell["cell_type"] == "code":
+            for line in "".join(cell["source"]).splitlines():
+                if re.search(r"\bSEEDS?\b[^=\n]*=\s*[\(\[]?\s*\d", line) or re.search(r"\bSEEDS?\s*=\s*range\(", line):
+                    bad.append(f"cell {n}: {line.strip()[:100]}")
+    for n, call in _calls(path):
+        receiver = call.func.value if isinstance(call.func, ast.Attribute) else None
+        on_generator = isinstance(receiver, ast.Call) and _name(receiver) == "Generator"
+        if _name(call) in RUN_SEEDED and not on_generator and call.args and _is_literal_number(call.args[0]):
+            bad.append(f"cell {n}: {ast.unparse(call)[:100]}")
+        if _name(call) not in DATA_SEEDED:
+            bad += [f"cell {n}: {ast.unparse(call)[:100]}" for k in call.keywords
+                    if k.arg == "seed" and _is_literal_number(k.value)]
+    assert not bad, (f"{path.name}: seeds of training/initialisation must come from cnnbook.randomness.book_seed "
+                     f"(or book_seeds), so CNNBOOK_SEED_OFFSET can shift them: {bad}")
