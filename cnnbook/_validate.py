@@ -110,3 +110,66 @@ def not_empty(n: int, name: str, who: str | None = None, fix: str = "") -> None:
     """Raise ValueError if a batch holds no items (len 0)."""
     if n == 0:
         raise ValueError(f"{_where(who)}{name} holds no items (length 0){'; ' + fix if fix else ''}.")
+
+
+def choice(value, name: str, options, who: str | None = None) -> str:
+    """`value` checked to be a string among `options` (TypeError for a non-string, ValueError otherwise)."""
+    listed = ", ".join(repr(o) for o in options)
+    if not isinstance(value, str):
+        raise TypeError(f"{_where(who)}{name} must be a string, one of {listed}, got {value!r} "
+                        f"of type {type(value).__name__}.")
+    if value not in options:
+        raise ValueError(f"{_where(who)}{name} must be one of {listed}, got {value!r}.")
+    return value
+
+
+def flag(value, name: str, who: str | None = None) -> bool:
+    """`value` checked to be a bool (Python or NumPy); returns a Python bool."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{_where(who)}{name} must be True or False, got {value!r} of type {type(value).__name__}.")
+    return bool(value)
+
+
+def generator(value, name: str = "generator", who: str | None = None) -> torch.Generator:
+    """`value` checked to be a torch.Generator."""
+    if not isinstance(value, torch.Generator):
+        raise TypeError(f"{_where(who)}{name} must be a torch.Generator, got {type(value).__name__} — "
+                        f"create one with torch.Generator().manual_seed(0).")
+    return value
+
+
+def module(value, name: str = "model", who: str | None = None):
+    """`value` checked to be a torch.nn.Module."""
+    if not isinstance(value, torch.nn.Module):
+        raise TypeError(f"{_where(who)}{name} must be a torch.nn.Module, got {type(value).__name__} — wrap a list "
+                        f"of layers in nn.Sequential(...).")
+    return value
+
+
+def sizes(value, name: str, length: int, minimum: int = 1, who: str | None = None, example: str = "") -> tuple:
+    """A tuple or list of `length` ints, each >= minimum (a shape such as (C, H, W)) -> a tuple of Python ints.
+
+    Not a tuple/list, or an entry that is not an int: TypeError; the wrong length or a value below minimum:
+    ValueError. example: how to write it right.
+    """
+    hint = f"; {example}" if example else ""
+    if not isinstance(value, (tuple, list)) or not all(is_int(v) for v in value):
+        raise TypeError(f"{_where(who)}{name} must be a tuple of {length} ints, got {value!r}{hint}.")
+    if len(value) != length or min(value) < minimum:
+        raise ValueError(f"{_where(who)}{name} must be {length} ints >= {minimum}, got {value!r}{hint}.")
+    return tuple(int(v) for v in value)
+
+
+def labels(value, name: str = "labels", who: str | None = None) -> torch.Tensor:
+    """`value` checked to be a 1-D integer tensor of class indices (N,), none negative."""
+    if not isinstance(value, torch.Tensor) or value.is_floating_point() or value.is_complex() \
+            or value.dtype == torch.bool:
+        kind = value.dtype if isinstance(value, torch.Tensor) else type(value).__name__
+        raise TypeError(f"{_where(who)}{name} must be a 1-D integer tensor (N,) of class indices, got {kind} — "
+                        f"e.g. the second element of load_mnist(), or {name}.long().")
+    if value.dim() != 1:
+        raise ValueError(f"{_where(who)}{name} must be a 1-D integer tensor (N,) of class indices, got shape "
+                         f"{tuple(value.shape)}.")
+    if len(value) and int(value.min()) < 0:
+        raise ValueError(f"{_where(who)}{name} holds class {int(value.min())}; class indices start at 0.")
+    return value

@@ -18,6 +18,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from scipy import ndimage
 
+from . import _validate
+
 
 # ---------------------------------------------------------------------------- checks
 def _check_model(model) -> nn.Module:
@@ -45,10 +47,15 @@ def _check_images(x) -> torch.Tensor:
 
 def _check_target(target, n: int, num_classes: int) -> torch.Tensor:
     """int or (N,) integer tensor/list -> int64 (N,) class indices, each in [0, num_classes)."""
-    if isinstance(target, bool):
+    if isinstance(target, (bool, np.bool_)):
         raise TypeError("target must be a class index (int) or an (N,) tensor of them, got a bool.")
-    t = torch.full((n,), target, dtype=torch.int64) if isinstance(target, int) else torch.as_tensor(target)
-    if t.dtype.is_floating_point or t.dtype == torch.bool or t.shape != (n,):
+    if isinstance(target, (float, np.floating)):
+        raise TypeError(f"target must be a class index (int) or an (N,) tensor of them, got {target!r} — "
+                        f"pass int(target).")
+    t = torch.full((n,), int(target), dtype=torch.int64) if _validate.is_int(target) else torch.as_tensor(target)
+    if t.dtype.is_floating_point or t.dtype == torch.bool:
+        raise TypeError(f"target must hold integer class indices, got dtype {t.dtype} — call .long() on it.")
+    if t.shape != (n,):
         raise ValueError(f"target must be an int or an integer tensor of shape ({n},) (one class per image), "
                          f"got dtype {t.dtype} and shape {tuple(t.shape)}.")
     if t.numel() and (t.min() < 0 or t.max() >= num_classes):
@@ -166,9 +173,11 @@ def box_from_heatmap(heatmap, threshold: float = 0.2) -> torch.Tensor:
     A map with a NaN or infinite value raises ValueError (its maximum, hence the threshold, is undefined).
     Maps on a GPU are copied to the CPU; the boxes are CPU tensors.
     """
-    if not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
-        raise ValueError(f"threshold is a fraction of the map's maximum, in (0, 1]; got {threshold!r}. "
-                         f"Zhou et al. use 0.2.")
+    threshold = _validate.number(threshold, "threshold", low=0.0, high=1.0, who="box_from_heatmap",
+                                 meaning="a fraction of the map's maximum; Zhou et al. use 0.2")
+    if threshold == 0.0:
+        raise ValueError("box_from_heatmap: threshold must be in (0, 1] (a fraction of the map's maximum; "
+                         "0 would box the whole map), got 0.0; Zhou et al. use 0.2.")
     maps = _check_heatmaps(heatmap)
     single = maps.dim() == 2
     m = maps.reshape(-1, *maps.shape[-2:]).numpy()

@@ -31,23 +31,30 @@ def output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0, 
     """Spatial size after a convolution or pooling layer: floor((n + 2p - d(k-1) - 1) / s) + 1.
 
     All arguments are ints (NumPy integers too). With ceil_mode (pooling only) the division rounds up,
-    but the last window must start inside the input or the left padding, as in torch. Raises ValueError
-    if the (dilated) kernel does not fit in the padded input.
+    but the last window must start inside the input or the left padding, as in torch (so a 2×2 window
+    with stride 2 on a 1-pixel input gives 1). Raises ValueError if no window fits.
     """
     size = _validate.integer(size, "size", 1, "the input's height or width in pixels", "output_size")
     kernel_size = _validate.integer(kernel_size, "kernel_size", 1, who="output_size")
     stride = _validate.integer(stride, "stride", 1, "how many pixels the kernel moves per step", "output_size")
     padding = _validate.integer(padding, "padding", 0, who="output_size")
     dilation = _validate.integer(dilation, "dilation", 1, who="output_size")
-    if not isinstance(ceil_mode, bool):
-        raise TypeError(f"output_size: ceil_mode must be True or False, got {ceil_mode!r}.")
+    ceil_mode = _validate.flag(ceil_mode, "ceil_mode", "output_size")
     span = dilation * (kernel_size - 1) + 1  # how many input pixels one kernel placement covers
-    if span > size + 2 * padding:
+    out = _windows(size, span, stride, (padding, padding), ceil_mode)
+    if out < 1:
         raise ValueError(f"output_size: the dilated kernel spans {span} pixels but the padded input has only "
                          f"{size + 2 * padding}; use a smaller kernel or dilation, or more padding.")
-    room = size + 2 * padding - span
-    out = (-(-room // stride) if ceil_mode else room // stride) + 1
-    if ceil_mode and (out - 1) * stride >= size + padding:
+    return out
+
+
+def _windows(size: int, span: int, stride: int, padding: tuple[int, int] = (0, 0), ceil_mode: bool = False) -> int:
+    """The one output-size formula (torch's): how many windows of `span` pixels, `stride` apart, fit into
+    `size` pixels padded by (before, after); with ceil_mode a last partial window counts if it starts inside
+    the input or the padding before it. Can be < 1 (no window fits); callers check. No argument checks."""
+    room = size + padding[0] + padding[1] - span
+    out = (room + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + padding[0]:
         out -= 1
     return out
 
@@ -276,14 +283,24 @@ class Conv2dFunction(torch.autograd.Function):
 
 
 # ----------------------------------------------------------------------------- classic kernels
-def classic_kernels() -> dict[str, torch.Tensor]:
-    """A few hand-designed 3x3 kernels (float32), by name: edges, blur, sharpen, identity."""
+def kernel_bank() -> dict[str, torch.Tensor]:
+    """Every hand-designed 3×3 kernel of the book (float32, fresh copies), by name: the one bank that
+    `classic_kernels` (chapter 1) and `cnnbook.features.edge_kernels` (chapter 4) choose from."""
     vertical = torch.tensor([[1.0, 0.0, -1.0]] * 3)
     return {
         "vertical edge": vertical,
         "horizontal edge": vertical.T.contiguous(),
+        "diagonal /": torch.tensor([[0.0, 1.0, 1.0], [-1.0, 0.0, 1.0], [-1.0, -1.0, 0.0]]),
+        "diagonal \\": torch.tensor([[1.0, 1.0, 0.0], [1.0, 0.0, -1.0], [0.0, -1.0, -1.0]]),
         "Sobel x": torch.tensor([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]]),
         "box blur": torch.full((3, 3), 1 / 9),
         "sharpen": torch.tensor([[0.0, -1.0, 0.0], [-1.0, 5.0, -1.0], [0.0, -1.0, 0.0]]),
         "identity": torch.tensor([[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]]),
     }
+
+
+def classic_kernels() -> dict[str, torch.Tensor]:
+    """A few hand-designed 3x3 kernels (float32), by name: edges, blur, sharpen, identity (from `kernel_bank`)."""
+    bank = kernel_bank()
+    return {name: bank[name] for name in ("vertical edge", "horizontal edge", "Sobel x", "box blur", "sharpen",
+                                          "identity")}

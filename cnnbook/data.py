@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import _files
+from . import _files, _validate
 from ._files import md5 as _md5
 
 SUBSETS = ("5k", "full")
@@ -67,12 +67,31 @@ def _csv_path():
     return importlib.resources.files(_CSV[0]).joinpath(_CSV[1])
 
 
+_SOURCE_HASHES: dict[tuple, str] = {}  # (path, size, mtime) -> SHA-256 of the file: hashed once per process
+
+
+def _source_hash(source) -> str:
+    """SHA-256 of the file's bytes (its content, not its length), computed once per process for a file that
+    has not changed since (same path, size and modification time)."""
+    try:
+        stat = Path(str(source)).stat()
+        stamp = (str(source), stat.st_size, stat.st_mtime_ns)
+    except OSError:                                     # not a plain file (e.g. inside a zip): hash every time
+        stamp = None
+    if stamp is None or stamp not in _SOURCE_HASHES:
+        digest = hashlib.sha256(source.read_bytes()).hexdigest()
+        if stamp is None:
+            return digest
+        _SOURCE_HASHES[stamp] = digest
+    return _SOURCE_HASHES[stamp]
+
+
 def _cache_key() -> str:
-    """A short hash of everything that shapes the cached split: the source file, the split's parameters and
-    the cache format. Changing any of them gives a new file name, so a stale cache is never read."""
-    source = _csv_path()
+    """A short hash of everything that shapes the cached split: the source file's content, the split's
+    parameters and the cache format. Changing any of them gives a new file name, so a stale cache is never
+    read."""
     parts = f"format={CACHE_FORMAT};seed={SPLIT_SEED};test_per_class={TEST_PER_CLASS};" \
-            f"csv={_CSV[0]}/{_CSV[1]};csv_bytes={len(source.read_bytes())}"
+            f"csv={_CSV[0]}/{_CSV[1]};csv_sha256={_source_hash(_csv_path())}"
     return hashlib.sha256(parts.encode()).hexdigest()[:12]
 
 
@@ -194,25 +213,48 @@ def load_mnist(subset: str = "5k", split: str = "train") -> tuple[torch.Tensor, 
     return images, labels
 
 
+def per_class_indices(labels: torch.Tensor, per_class: int = 1, *, offset: int = 0, order=None,
+                      generator: torch.Generator | None = None, who: str = "per_class_indices") -> torch.Tensor:
+    """Indices of `per_class` examples of every class 0..C-1, class by class: (C * per_class,) int64.
+
+    The book's one way to take a class-balanced subset (`first_per_class`, `cnnbook.splits.class_subset`
+    and `cnnbook.nas.balanced_subset` call it). Each class's members are listed in the data's order, or in
+    `order` (a permutation of 0..N-1, e.g. a seeded shuffle); with `generator` they are then shuffled
+    within the class (one `torch.randperm` per class, class by class); the first `offset` of them are
+    skipped and the next `per_class` taken, so subsets at offsets 0 and per_class never overlap.
+    labels: int (N,) with classes 0..C-1 (every one present).
+    """
+    labels = _validate.labels(labels, "labels", who)
+    per_class = _validate.positive_int(per_class, "per_class", "examples of each class, e.g. per_class=1", who)
+    offset = _validate.integer(offset, "offset", minimum=0, meaning="examples of each class to skip", who=who)
+    if generator is not None:
+        _validate.generator(generator, "generator", who)
+    if order is not None:
+        order = _validate.tensor(order, "order", who, "(N,)", dims=1)
+        if len(order) != len(labels):
+            raise ValueError(f"{who}: order must be a permutation of the {len(labels)} indices, got {len(order)}.")
+    picks = []
+    for c in range(int(labels.max()) + 1 if len(labels) else 0):
+        members = torch.nonzero(labels == c).flatten() if order is None else order[labels[order] == c]
+        if generator is not None:
+            members = members[torch.randperm(len(members), generator=generator)]
+        if len(members) < offset + per_class:
+            raise ValueError(f"{who}: class {c} has {len(members)} example(s), fewer than per_class={per_class} "
+                             f"after skipping offset={offset}, so it cannot take them; ask for at most "
+                             f"{max(len(members) - offset, 0)} per class.")
+        picks.append(members[offset:offset + per_class])
+    if not picks:
+        raise ValueError(f"{who}: labels holds no examples; pass the labels of a non-empty data set.")
+    return torch.cat(picks)
+
+
 def first_per_class(labels: torch.Tensor, per_class: int = 1) -> torch.Tensor:
     """Indices of the first `per_class` examples of each class, class by class: (n_classes * per_class,).
 
     labels: int (N,) with classes 0..C-1. The embedded split is sorted by digit, so `images[:8]` would show
-    eight zeros; `images[first_per_class(labels)]` shows one digit of each kind.
+    eight zeros; `images[first_per_class(labels)]` shows one digit of each kind. (`per_class_indices`.)
     """
-    if not isinstance(labels, torch.Tensor) or labels.ndim != 1 or labels.is_floating_point():
-        raise ValueError(f"first_per_class needs a 1-D integer label tensor (N,), got "
-                         f"{type(labels).__name__} {tuple(getattr(labels, 'shape', ()))}.")
-    if per_class < 1:
-        raise ValueError(f"per_class must be at least 1, got {per_class}.")
-    picks = []
-    for c in range(int(labels.max()) + 1 if len(labels) else 0):
-        found = torch.nonzero(labels == c).flatten()[:per_class]
-        if len(found) < per_class:
-            raise ValueError(f"class {c} has {len(found)} example(s), fewer than per_class={per_class}; "
-                             f"ask for fewer per class.")
-        picks.append(found)
-    return torch.cat(picks) if picks else torch.zeros(0, dtype=torch.long)
+    return per_class_indices(labels, per_class, who="first_per_class")
 
 
 # ----------------------------------------------------------------------------- full MNIST (download)

@@ -15,18 +15,19 @@ import torch
 import torch.nn.functional as F
 
 from . import _validate
+from .conv import kernel_bank
 
 
 def edge_kernels() -> dict[str, torch.Tensor]:
     """Five 3×3 reference kernels (float32) by name: four edges (vertical, horizontal, two diagonals) and a blur.
 
-    The order matters to `edge_like`: the first four are edges, the last is the box blur.
+    The order matters to `edge_like`: the first four are edges, the last is the box blur. They come from
+    `cnnbook.conv.kernel_bank`, the book's one bank of hand-designed kernels, under chapter 4's short names.
     """
-    vertical = torch.tensor([[1.0, 0.0, -1.0]] * 3)
-    return {"vertical": vertical, "horizontal": vertical.T.contiguous(),
-            "diagonal /": torch.tensor([[0.0, 1.0, 1.0], [-1.0, 0.0, 1.0], [-1.0, -1.0, 0.0]]),
-            "diagonal \\": torch.tensor([[1.0, 1.0, 0.0], [1.0, 0.0, -1.0], [0.0, -1.0, -1.0]]),
-            "blur": torch.full((3, 3), 1 / 9)}
+    bank = kernel_bank()
+    names = {"vertical": "vertical edge", "horizontal": "horizontal edge", "diagonal /": "diagonal /",
+             "diagonal \\": "diagonal \\", "blur": "box blur"}
+    return {short: bank[name] for short, name in names.items()}
 
 
 def _filters(w, name: str) -> torch.Tensor:

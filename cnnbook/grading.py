@@ -1,26 +1,25 @@
-"""Grading: the name students and instructors already use for cnnbook's coursework tools.
+"""Deprecated alias of the course command line, `cnnbook.course` (kept for one release; see CHANGELOG.md).
 
-Two modules do the work, and this one re-exports both:
-
-- `cnnbook.checks` — what the assignments' test cells import: `check_tensor`, `check_close`,
-  `check_equal`, `check_between` and `forbidden` (messages that say what was expected, what came back
-  and a hint).
-- `cnnbook.course` — the instructor's command line (`python -m cnnbook.grading release | collect |
-  autograde | export`), which grades each submission in a sandbox (`cnnbook.sandbox`) and scores it in
-  its own process from the values the tests recorded.
-
-Nothing here runs at import time; nbgrader is imported only by the course commands.
+`python -m cnnbook.grading …` still works and says, on stderr, to use `python -m cnnbook.course …`;
+`from cnnbook import grading` still gives the same functions (and the students' checks), with a
+DeprecationWarning. Instructors only: students' notebooks never import this module.
 """
 
 import sys
+import warnings
 
-from .checks import check_between, check_close, check_equal, check_tensor, forbidden
-from .course import (DEFAULT_TIMEOUT, autograde, available_assignments, build_references, collect, create_course,
-                     export, main, release, scan_cell)
+from .course.commands import (DEFAULT_TIMEOUT, autograde, available_assignments, build_references, collect,
+                              create_course, export, feedback, main, release, scan_cell)
+from .course.student_checks import check_between, check_close, check_equal, check_tensor, forbidden
 
 __all__ = ["check_between", "check_close", "check_equal", "check_tensor", "forbidden", "DEFAULT_TIMEOUT",
-           "autograde", "available_assignments", "build_references", "collect", "create_course", "export", "main",
-           "release", "scan_cell"]
+           "autograde", "available_assignments", "build_references", "collect", "create_course", "export",
+           "feedback", "main", "release", "scan_cell"]
+
+_MESSAGE = "cnnbook.grading is deprecated: use `python -m cnnbook.course` / cnnbook.course (see CHANGELOG.md)."
 
 if __name__ == "__main__":
+    print(f"note: {_MESSAGE}", file=sys.stderr)
     sys.exit(main())
+else:
+    warnings.warn(_MESSAGE, DeprecationWarning, stacklevel=2)

@@ -158,10 +158,8 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
 
 
 def _check_p(p, who: str) -> float:
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
-        raise ValueError(f"{who}: p is the probability of zeroing a number and must be in [0, 1), got {p!r}; "
-                         f"p=1 would zero everything and divide by 0.")
-    return float(p)
+    return _validate.number(p, "p", low=0.0, high=1.0, high_open=True, who=who,
+                            meaning="the probability of zeroing a number; p=1 would zero everything and divide by 0")
 
 
 def dropout_mask(x: torch.Tensor, p: float = 0.5, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -7,23 +7,27 @@ BatchNorm statistics from the training images (`cnnbook.train.recalibrate_batchn
 controller, as in Zoph & Le 2017, shrunk to one softmax per decision) never spend more training steps than
 their budget, so their results can be compared at equal cost.
 None of them touches the global random state: candidates are drawn from seeded local generators and each
-network is initialised inside `torch.random.fork_rng`.
+network is initialised inside `cnnbook.randomness.seeded`.
 """
 
 from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 
 import torch
 import torch.nn as nn
 
 from . import _validate
+from .data import per_class_indices
 from .models import vgg_style
+from .randomness import seeded
 from .train import evaluate, fit, recalibrate_batchnorm
 
-SEARCH_SPACE = {"depth": (1, 2, 3), "width": (4, 8, 16), "kernel": (3, 5)}
+SEARCH_SPACE: Mapping[str, tuple] = MappingProxyType({"depth": (1, 2, 3), "width": (4, 8, 16), "kernel": (3, 5)})
+"""The options of each choice (read-only; extend a copy: `dict(SEARCH_SPACE, batch_norm=(True, False))`)."""
 
 
 def balanced_subset(data, n_per_class: int, offset: int = 0, seed: int = 0):
@@ -33,17 +37,22 @@ def balanced_subset(data, n_per_class: int, offset: int = 0, seed: int = 0):
     balanced_subset(d, 100, 0) and balanced_subset(d, 100, 100) never share an example.
     The 5k MNIST arrays are sorted by class, so `images[:n]` would hold a single digit.
     """
-    x, y = data
+    x, y = _check_pair(data, "balanced_subset")
+    seed = _validate.integer(seed, "seed", minimum=0, meaning="which shuffle, e.g. seed=0", who="balanced_subset")
     shuffled = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
-    picks = []
-    for c in torch.unique(y):
-        members = shuffled[y[shuffled] == c]
-        if len(members) < offset + n_per_class:
-            raise ValueError(f"class {int(c)} has {len(members)} examples; cannot take {n_per_class} "
-                             f"starting at {offset}.")
-        picks.append(members[offset:offset + n_per_class])
-    order = torch.cat(picks)[torch.randperm(len(picks) * n_per_class, generator=torch.Generator().manual_seed(seed))]
+    picks = per_class_indices(y, n_per_class, offset=offset, order=shuffled, who="balanced_subset")
+    order = picks[torch.randperm(len(picks), generator=torch.Generator().manual_seed(seed))]
     return x[order], y[order]
+
+
+def _check_pair(data, who: str):
+    if not (isinstance(data, (tuple, list)) and len(data) == 2):
+        raise TypeError(f"{who}: data must be a pair (images, labels), got {type(data).__name__}.")
+    x = _validate.tensor(data[0], "images", who)
+    y = _validate.tensor(data[1], "labels", who, "(N,)", dims=1)
+    if len(x) != len(y):
+        raise ValueError(f"{who}: {len(x)} images but {len(y)} labels; they must match one to one.")
+    return x, y
 
 
 def all_candidates(space: dict | None = None) -> list[dict]:
@@ -82,13 +91,12 @@ def evaluate_candidate(candidate: dict, train_data, val_data, steps: int, seed: 
     not pay for them twice. Use one cache per pair of data sets.
     """
     _validate.positive_int(steps, "steps", "training steps for this candidate, e.g. steps=60")
-    key = (tuple(sorted(candidate.items())), steps, seed, tuple(sorted(train_kw.items())))
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    key = (tuple(sorted(candidate.items())), steps, seed, str(device), tuple(sorted(train_kw.items())))
     if cache is not None and key in cache:
         return cache[key]
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         model = build(candidate, in_channels=train_data[0].shape[1])
-    device = torch.device(device) if device is not None else torch.device("cpu")
     model.to(device)
     fit(model, train_data, steps=steps, seed=seed, progress=False, **train_kw)
     recalibrate_batchnorm(model, train_data[0])
@@ -257,9 +265,9 @@ def reinforce_search(train_data, val_data, budget: int, steps_per_candidate: int
             "controller": run["controller"]}
 
 
-def _check_space(space: dict | None) -> dict:
+def _check_space(space: Mapping | None) -> Mapping:
     space = SEARCH_SPACE if space is None else space
-    if not (isinstance(space, dict) and space and all(isinstance(v, (tuple, list)) and len(v) > 0
+    if not (isinstance(space, Mapping) and space and all(isinstance(v, (tuple, list)) and len(v) > 0
                                                        for v in space.values())):
         raise ValueError(f"space must be a dict of non-empty option lists like nas.SEARCH_SPACE, got {space!r}.")
     return space

@@ -24,6 +24,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import _validate
+
 # Photographs that ship inside the scikit-image wheel (no pooch download), in colour or grayscale.
 PHOTOS = ("astronaut", "chelsea", "coffee", "camera", "brick", "grass", "gravel")
 TEXTURES = ("brick", "grass", "gravel")  # texture_patches labels 0, 1, 2
@@ -146,18 +148,14 @@ def augment(images: torch.Tensor, generator: torch.Generator, max_shift: int = 2
     `generator` (a CPU `torch.Generator`, e.g. torch.Generator().manual_seed(0)), so the same generator
     state gives the same batch and the global random state is not touched.
     """
-    if not isinstance(images, torch.Tensor) or images.dim() != 4 or not images.is_floating_point():
-        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-        raise ValueError(f"augment needs a floating-point batch (N, C, H, W), got {shape}; "
-                         f"for one image use image.unsqueeze(0).")
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, e.g. torch.Generator().manual_seed(0), "
-                        f"got {type(generator).__name__}.")
-    if isinstance(max_shift, bool) or not isinstance(max_shift, (int, np.integer)) or max_shift < 0:
-        raise ValueError(f"max_shift must be a non-negative int (pixels), got {max_shift!r}.")
+    _validate.tensor(images, "images", "augment", "(N, C, H, W); for one image use image.unsqueeze(0)", dims=4,
+                     floating=True)
+    _validate.generator(generator, "generator", "augment")
+    max_shift = _validate.integer(max_shift, "max_shift", minimum=0, meaning="pixels", who="augment")
+    flip = _validate.flag(flip, "flip", "augment")
     for value, name in ((contrast, "contrast"), (brightness, "brightness")):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-            raise ValueError(f"{name} must be a number in [0, 1) (the largest relative change), got {value!r}.")
+        _validate.number(value, name, low=0.0, high=1.0, high_open=True, who="augment",
+                         meaning="the largest relative change")
     n, _, h, w = images.shape
     if max_shift >= min(h, w):
         raise ValueError(f"max_shift={max_shift} must be smaller than the image ({h} × {w}).")

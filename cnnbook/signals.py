@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from . import _validate
+from .conv import _windows  # the one output-size formula
 
 # (dy, dx) per frame, in pixels, for labels 0..7: the direction the digit moves in (image rows grow downward)
 DIRECTIONS = ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))
@@ -37,7 +38,7 @@ def conv1d_loops(x: torch.Tensor, weight: torch.Tensor, stride: int = 1, padding
     padding = _validate.integer(padding, "padding", minimum=0, meaning="zeros added at each end", who="conv1d_loops")
     xp = F.pad(x, (padding, padding))
     k = weight.shape[2]
-    length = (xp.shape[2] - k) // stride + 1
+    length = _windows(x.shape[2], k, stride, (padding, padding))
     if length < 1:
         raise ValueError(f"conv1d_loops: the kernel ({k}) is longer than the padded signal ({xp.shape[2]}).")
     out = x.new_zeros(x.shape[0], weight.shape[0], length)
@@ -97,19 +98,27 @@ def receptive_field_nd(layers) -> tuple[tuple[int, ...], tuple[int, ...]]:
     Per axis: r_l = r_{l-1} + (k_l - 1)·j_{l-1}, j_l = j_{l-1}·s_l, from r_0 = j_0 = 1 (chapter 5's formula).
     Returns (sizes, jumps).
     """
+    from .rf.calculator import step  # the one recurrence (chapter 5), applied on every axis
+
+    if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
+        raise TypeError(f"receptive_field_nd: layers must be a sequence of (kernel, stride) pairs, got "
+                        f"{type(layers).__name__}.")
     layers = list(layers)
     if not layers:
         raise ValueError("receptive_field_nd needs at least one (kernel, stride) pair.")
+    if not (isinstance(layers[0], (tuple, list)) and len(layers[0]) == 2 and isinstance(layers[0][0], (tuple, list))):
+        raise TypeError(f"receptive_field_nd: layer 0 must be (kernel, stride), two tuples of ints, got {layers[0]!r}.")
     dims = len(layers[0][0])
     size, jump = [1] * dims, [1] * dims
     for i, layer in enumerate(layers):
-        if len(layer) != 2 or len(layer[0]) != dims or len(layer[1]) != dims:
+        if not (isinstance(layer, (tuple, list)) and len(layer) == 2):
             raise ValueError(f"receptive_field_nd: layer {i} must be (kernel, stride), two tuples of {dims} ints, "
                              f"got {layer!r}.")
-        kernel, stride = layer
+        example = f"each layer is (kernel, stride), two tuples of {dims} ints (one per axis)"
+        kernel = _validate.sizes(layer[0], f"layer {i}'s kernel", dims, who="receptive_field_nd", example=example)
+        stride = _validate.sizes(layer[1], f"layer {i}'s stride", dims, who="receptive_field_nd", example=example)
         for a in range(dims):
-            size[a] += (int(kernel[a]) - 1) * jump[a]
-            jump[a] *= int(stride[a])
+            size[a], jump[a], _ = step(size[a], jump[a], 0.0, kernel[a], stride[a])
     return tuple(size), tuple(jump)
 
 

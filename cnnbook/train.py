@@ -8,6 +8,8 @@ numbers; on another machine they differ in the last digits (see `set_seed` and `
 
 from __future__ import annotations
 
+import copy
+import math
 import time
 
 import torch
@@ -74,18 +76,22 @@ def recalibrate_batchnorm(model: nn.Module, images: torch.Tensor, batch_size: in
     mostly the last ten batches), computed while the weights were still moving; after a short run they
     are stale, and the eval-mode accuracy jumps by several points from one step to the next. One pass
     over the training images with the final weights gives the statistics eval mode should use
-    ("precise BN"). The weights are not changed; the model is returned in eval mode.
+    ("precise BN"). The weights are not changed; the model is returned in eval mode. A model without
+    BatchNorm has nothing to recalibrate: it is returned as it is, in eval mode, without a forward pass.
     """
+    device = _model_device(model)
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    _validate.positive_int(batch_size, "batch_size", "images per forward pass, e.g. 500", who="recalibrate_batchnorm")
-    if not isinstance(images, torch.Tensor) or images.dim() != 4 or len(images) == 0:
-        raise ValueError("images must be a non-empty batch (N, C, H, W), e.g. the training images.")
+    batch_size = _validate.positive_int(batch_size, "batch_size", "images per forward pass, e.g. 500",
+                                        who="recalibrate_batchnorm")
+    _validate.tensor(images, "images", "recalibrate_batchnorm", "(N, C, H, W)", dims=4, floating=True)
+    _validate.not_empty(len(images), "images", "recalibrate_batchnorm", "pass the training images")
+    if not norms:
+        return model.eval()
     momenta = [m.momentum for m in norms]
     for m in norms:
         m.reset_running_stats()
         m.momentum = None                                # None: a plain average over the batches seen
     model.train()
-    device = next(model.parameters()).device
     for i in range(0, len(images), batch_size):
         model(images[i:i + batch_size].to(device))
     for m, momentum in zip(norms, momenta):
@@ -119,56 +125,126 @@ def confusion_matrix(labels: torch.Tensor, preds: torch.Tensor, num_classes: int
     return torch.bincount(index, minlength=num_classes ** 2).reshape(num_classes, num_classes)
 
 
+OPTIMIZERS = ("adam", "adamw", "sgd")
+
+
+@torch.no_grad()
+def loss_and_accuracy(model: nn.Module, data, batch_size: int = 500) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy in [0, 1] of `model` on data = (images, labels), in eval mode.
+
+    Runs in batches of `batch_size` on the model's device; leaves the model in eval mode.
+    """
+    images, labels = _check_data(data, "data")
+    _validate.not_empty(len(images), "data", "loss_and_accuracy", "pass at least one (image, label) pair")
+    batch_size = _validate.positive_int(batch_size, "batch_size", "images per forward pass, e.g. 500",
+                                        "loss_and_accuracy")
+    device = _model_device(model)
+    model.eval()
+    total, correct = 0.0, 0
+    for i in range(0, len(images), batch_size):
+        logits = model(images[i:i + batch_size].to(device))
+        yb = labels[i:i + batch_size].to(device)
+        total += nn.functional.cross_entropy(logits, yb, reduction="sum").item()
+        correct += (logits.argmax(1) == yb).sum().item()
+    return total / len(images), correct / len(images)
+
+
+def _optimizer(name: str, params, lr: float, momentum: float, weight_decay: float) -> torch.optim.Optimizer:
+    """The optimiser fit builds: Adam (L2 penalty through the gradient), AdamW (decoupled weight decay),
+    or SGD with `momentum` (0 for plain SGD)."""
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+
+
 def fit(model: nn.Module, train_data, test_data=None, epochs: int | None = None, steps: int | None = None,
         batch_size: int = 64, lr: float = 1e-3, optimizer: str = "adam", momentum: float = 0.9,
-        weight_decay: float = 0.0, seed: int = 0, device=None, progress: bool = True) -> list[dict]:
+        weight_decay: float = 0.0, seed: int = 0, device=None, progress: bool = True, val_data=None,
+        patience: int | None = None, augment=None) -> list[dict]:
     """Train `model` with cross-entropy on train_data = (images, labels); returns the history.
 
     images: (N, C, H, W) float; labels: (N,) int64. Give exactly one of `epochs` (full passes over the
     data, the last batch of each pass may be smaller) or `steps` (mini-batches in all, the last pass may
-    be cut short). optimizer: "adam", or "sgd" with `momentum` (0 for plain SGD).
+    be cut short). optimizer: "adam", "adamw" (decoupled `weight_decay`) or "sgd" with `momentum` (0 for
+    plain SGD); `weight_decay` is an L2 penalty for "adam" and "sgd".
 
     The device: the model stays where the caller put it (`model.to(device)` first), and each batch is
     moved there; pass `device=` to move the model before training. The whole loop runs inside
-    `cnnbook.randomness.seeded(seed)`: the shuffling, dropout masks and any other random draw follow
-    `seed`, so the same call on the same machine gives the same history, and the caller's random state is
-    given back untouched (the model's initial weights are the caller's business: build it inside
-    `seeded(...)`).
+    `cnnbook.randomness.seeded(seed)`: the shuffling (`torch.randperm` on the seeded CPU generator),
+    dropout masks and any other random draw follow `seed`, so the same call on the same machine gives the
+    same history, and the caller's random state is given back untouched (the model's initial weights are
+    the caller's business: build it inside `seeded(...)`).
 
-    One history row per pass: {"epoch", "steps", "loss", "train_acc", "test_acc", "seconds", "losses"}.
-    "loss" and "train_acc" are running means over that pass's batches (what Keras prints), "losses" the
-    loss of every batch, "test_acc" accuracy after the pass with `evaluate` (None without test_data).
+    augment: None, or a callable `augment(images, generator) -> images` applied to each CPU batch before
+    it moves to the device; `generator` is `torch.Generator().manual_seed(seed)`, made once per call, a
+    stream of its own (the shuffling does not depend on how much the augmentation draws).
+    val_data: (images, labels); after each pass the row gets "val_loss" and "val_acc" (eval mode, see
+    `loss_and_accuracy`). patience: early stopping (needs val_data and epochs): stop once `patience`
+    passes have gone by since the lowest validation loss, then load the weights of that best pass.
+
+    One history row per pass: {"epoch", "steps", "loss", "train_acc", "test_acc", "seconds", "losses"}
+    (+ "val_loss", "val_acc" with val_data). "loss" and "train_acc" are running means over that pass's
+    batches (what Keras prints), "losses" the loss of every batch, "test_acc" accuracy after the pass with
+    `evaluate` (None without test_data). The model is returned in eval mode.
     """
     x_train, y_train = _check_data(train_data, "train_data")
     test_data = _check_data(test_data, "test_data")
+    val_data = _check_data(val_data, "val_data")
     if len(x_train) == 0:
         raise ValueError("train_data holds no images: fit needs at least one (image, label) pair.")
+    if val_data is not None:
+        _validate.not_empty(len(val_data[0]), "val_data", "fit", "pass at least one (image, label) pair or None")
     if (epochs is None) == (steps is None):
         raise ValueError(f"give exactly one of epochs= (passes over the data) or steps= (mini-batches), "
                          f"got epochs={epochs!r}, steps={steps!r}.")
     if epochs is not None:
-        _check_positive_int(epochs, "epochs", "the number of passes over the training data, e.g. epochs=5")
+        epochs = _check_positive_int(epochs, "epochs", "the number of passes over the training data, e.g. epochs=5")
     if steps is not None:
-        _check_positive_int(steps, "steps", "the number of mini-batches to train on, e.g. steps=200")
-    _check_positive_int(batch_size, "batch_size", "the number of images per mini-batch, e.g. batch_size=64")
-    if optimizer not in ("adam", "sgd"):
-        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}.")
+        steps = _check_positive_int(steps, "steps", "the number of mini-batches to train on, e.g. steps=200")
+    batch_size = _check_positive_int(batch_size, "batch_size", "the number of images per mini-batch, e.g. batch_size=64")
+    _validate.choice(optimizer, "optimizer", OPTIMIZERS, who="fit")
+    lr = _validate.number(lr, "lr", low=0.0, who="fit", meaning="the optimiser's step size, e.g. lr=1e-3")
+    momentum = _validate.number(momentum, "momentum", low=0.0, high=1.0, high_open=True, who="fit",
+                                meaning="SGD's momentum, e.g. 0.9")
+    weight_decay = _validate.number(weight_decay, "weight_decay", low=0.0, who="fit",
+                                    meaning="the decay of the weights, e.g. 5e-4")
+    seed = _validate.integer(seed, "seed", minimum=0, meaning="which random stream, e.g. seed=0", who="fit")
+    if patience is not None:
+        patience = _check_positive_int(patience, "patience", "passes without a better validation loss "
+                                       "before stopping, e.g. patience=3")
+        if val_data is None:
+            raise ValueError("fit: patience (early stopping) watches the validation loss, so it needs val_data="
+                             "(images, labels), e.g. a split from cnnbook.splits.validation_split.")
+        if epochs is None:
+            raise ValueError("fit: patience (early stopping) counts passes over the data; give epochs= (the "
+                             "most passes to run), not steps=.")
+    if augment is not None and not callable(augment):
+        raise TypeError(f"fit: augment must be None or a callable (images, generator) -> images, got "
+                        f"{type(augment).__name__}.")
     if device is not None:
         model.to(torch.device(device))
     device = _model_device(model)
-    params = model.parameters()
-    opt = (torch.optim.Adam(params, lr=lr, weight_decay=weight_decay) if optimizer == "adam"
-           else torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay))
-    with seeded(seed):
-        return _loop(model, x_train, y_train, test_data, epochs, steps, batch_size, opt, device, progress)
+    opt = _optimizer(optimizer, model.parameters(), lr, momentum, weight_decay)
+    settings = dict(epochs=epochs, steps=steps, batch_size=batch_size, device=device, progress=progress,
+                    test_data=test_data, val_data=val_data, patience=patience, augment=augment,
+                    jitter=torch.Generator().manual_seed(seed))
+    try:
+        with seeded(seed):
+            return _loop(model, x_train, y_train, opt, **settings)
+    finally:
+        model.eval()
 
 
-def _loop(model, x_train, y_train, test_data, epochs, steps, batch_size, opt, device, progress) -> list[dict]:
+def _loop(model, x_train, y_train, opt, *, epochs, steps, batch_size, device, progress, test_data, val_data,
+          patience, augment, jitter) -> list[dict]:
     """fit's loop, run inside `seeded(seed)`: the shuffling draws from torch's (forked) CPU generator."""
     loss_fn = nn.CrossEntropyLoss()
     per_pass = (len(x_train) + batch_size - 1) // batch_size
     total = epochs * per_pass if epochs is not None else steps
     history, done = [], 0
+    best_loss, best_epoch, best_state = math.inf, 0, None
     bar = tqdm(total=total, desc="training", unit="batch", disable=not progress, leave=False)
     while done < total:
         model.train()
@@ -178,7 +254,8 @@ def _loop(model, x_train, y_train, test_data, epochs, steps, batch_size, opt, de
             if done == total:
                 break
             idx = order[i:i + batch_size]
-            xb, yb = x_train[idx].to(device), y_train[idx].to(device)
+            xb = x_train[idx] if augment is None else augment(x_train[idx], jitter)
+            xb, yb = xb.to(device), y_train[idx].to(device)
             logits = model(xb)
             loss = loss_fn(logits, yb)
             opt.zero_grad()
@@ -190,11 +267,21 @@ def _loop(model, x_train, y_train, test_data, epochs, steps, batch_size, opt, de
             seen += len(idx)
             done += 1
             bar.update(1)
-        history.append({"epoch": len(history) + 1, "steps": done, "loss": total_loss / seen,
-                        "train_acc": correct / seen,
-                        "test_acc": evaluate(model, test_data) if test_data is not None else None,
-                        "seconds": time.perf_counter() - start, "losses": losses})
+        row = {"epoch": len(history) + 1, "steps": done, "loss": total_loss / seen, "train_acc": correct / seen,
+               "test_acc": evaluate(model, test_data) if test_data is not None else None,
+               "seconds": time.perf_counter() - start, "losses": losses}
+        if val_data is not None:
+            row["val_loss"], row["val_acc"] = loss_and_accuracy(model, val_data)
+            if row["val_loss"] < best_loss:
+                best_loss, best_epoch = row["val_loss"], row["epoch"]
+                if patience is not None:
+                    best_state = copy.deepcopy(model.state_dict())
+        history.append(row)
+        if patience is not None and row["epoch"] - best_epoch >= patience:
+            break
     bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)               # back to the weights of the best validation loss
     return history
 
 
@@ -207,5 +294,5 @@ def _model_device(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-def _check_positive_int(value, name: str, meaning: str) -> None:
-    _validate.positive_int(value, name, meaning, "fit")
+def _check_positive_int(value, name: str, meaning: str) -> int:
+    return _validate.positive_int(value, name, meaning, "fit")

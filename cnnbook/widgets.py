@@ -12,6 +12,7 @@ import torch
 
 from . import viz
 from .conv import classic_kernels, conv2d
+from .randomness import seeded
 
 
 def _check_image(image) -> torch.Tensor:
@@ -235,7 +236,7 @@ def depth_explorer(images: torch.Tensor, labels: torch.Tensor) -> widgets.VBox:
     images: (N, C, H, W) (a small batch, e.g. 64 MNIST digits pooled to 14×14); labels: (N,).
     """
     from .models import ResNet
-    from .profile import conv_gradient_norms, summary
+    from .anatomy import conv_gradient_norms, summary
 
     _check_batch(images, labels)
     depth = widgets.SelectionSlider(options=[8, 14, 20, 32, 44, 56, 110], value=32, description="depth")
@@ -244,8 +245,7 @@ def depth_explorer(images: torch.Tensor, labels: torch.Tensor) -> widgets.VBox:
     out = widgets.Output()
 
     def draw(*_):
-        with torch.random.fork_rng(devices=[]):  # the same initialisation each time; the caller's RNG untouched
-            torch.manual_seed(0)
+        with seeded(0):  # the same initialisation each time; the caller's random state untouched
             model = ResNet(depth.value, width=8, in_channels=images.shape[1], residual=residual.value,
                            batch_norm=batch_norm.value)
         norms = conv_gradient_norms(model, images, labels)

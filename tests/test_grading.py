@@ -14,8 +14,8 @@ import pytest
 import torch
 import yaml
 
-from cnnbook import grading
-from cnnbook.checks import check_between, check_close, check_equal, check_tensor, forbidden
+from cnnbook.course import commands as grading
+from cnnbook.course.student_checks import check_between, check_close, check_equal, check_tensor, forbidden
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENTS_DIR = ROOT / "notebooks" / "assignments"
@@ -229,7 +229,7 @@ def hand_in(root: Path, assignment: str, notebooks: dict) -> list[str]:
 
 
 LOOP_SOURCE = [("markdown", None, "Write `square(x)`, which returns x * x."),
-               ("code", ("setup", None), "from cnnbook.checks import check_equal"),
+               ("code", ("setup", None), "from cnnbook.course.student_checks import check_equal"),
                ("code", ("solution", 0), "def square(x):\n    ### BEGIN SOLUTION\n    return x * x\n    ### END SOLUTION"),
                ("code", ("test_square", 1), "check_equal(square(3), 9, 'square(3)')"),
                ("code", ("test_square_hidden", 1),

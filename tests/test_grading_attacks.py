@@ -15,8 +15,8 @@ import nbformat
 import pytest
 
 from cnnbook import course as course_cli
-from cnnbook import recording, scan
-from cnnbook.sandbox import missing_tools
+from cnnbook.course import grader, recording, scan
+from cnnbook.course.sandbox import missing_tools
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENTS_DIR = ROOT / "notebooks" / "assignments"
@@ -100,33 +100,60 @@ def attacked(tmp_path_factory):
         "    print('fork refused after', len(children), type(e).__name__)\n"
         "try:\n    hog = bytearray(3 * 2**30)\n    print('allocated 3 GiB')\nexcept MemoryError:\n    print('3 GiB refused')\n"
     )
-    flood = "for _ in range(200):\n    print('x' * 2**20)"
+    flood = "# sandbox probe\nfor _ in range(200):\n    print('x' * 2**20)"
+    # probes of the sandbox itself: the scan would refuse them, so the fixture lets cells marked "# sandbox probe"
+    # through the scan (as if it had a hole) to prove the host's limits hold on their own
+    updates = ("# sandbox probe\nfrom IPython.display import display\nh = display('x', display_id=True)\n"
+               "for _ in range(300):\n    h.update('y' * 2**20)\n")
+    scratch = ("# sandbox probe\nimport os, ipykernel.connect\nwritten = 0\ntry:\n    with open('big.bin', 'wb') as f:\n"
+               "        for _ in range(400):\n            f.write(b'x' * 2**20); f.flush(); written += 1\n"
+               "except OSError as e:\n    print('scratch full after', written, 'MiB', type(e).__name__)\n"
+               "os.remove('big.bin')\n"
+               "ipc = os.path.dirname(ipykernel.connect.get_connection_file())\n"
+               "try:\n    open(os.path.join(ipc, 'junk'), 'w').write('x')\n    print('ipc writable')\n"
+               "except OSError as e:\n    print('ipc refused', type(e).__name__)\n"
+               "print('seed offset', os.environ.get('CNNBOOK_SEED_OFFSET'))\n")
+    honest = ("import sys\nimport time\nimport warnings\nimport math\n" + solution
+              + "\n\nstarted = time.perf_counter()\nprint('a note on stderr', file=sys.stderr)\n"
+              + "assert math.isclose(time.perf_counter() - started, 0, abs_tol=60)\n" + WARN_IN_TESTS)
     submissions = {
-        "honest_stderr": submission(source, rf="import warnings\n" + solution + WARN_IN_TESTS),
+        "honest_stderr": submission(source, rf=honest),
+        "José O'Brien+1": submission(source, rf=solution),  # an id with Unicode, a space, an apostrophe and +
         "stub": submission(released, rf=STUB_RF),
         "rebind_checks": submission(released, rf=STUB_RF + "check_equal = lambda *a, **k: None\n"
                                     "_cnnbook_record = lambda *a, **k: None\n"),
-        "patch_grading": submission(released, rf=STUB_RF + "import cnnbook.checks as c\n"
+        "patch_grading": submission(released, rf=STUB_RF + "import cnnbook.course.student_checks as c\n"
                                     "c.check_equal = c.equal_problem = lambda *a, **k: None\n"),
         "always_equal": submission(released, rf=ALWAYS_EQUAL),
         "exec_source": submission(released, rf=STUB_RF, extra_cells=[
             f"exec(open({str(root / 'source' / A4 / (A4 + '.ipynb'))!r}).read())",
-            "import os\nfor p in (" + repr(str(ASSIGNMENTS_DIR / A4 / (A4 + '.ipynb'))) + ", "
+            "# sandbox probe\nimport os\nfor p in (" + repr(str(ASSIGNMENTS_DIR / A4 / (A4 + '.ipynb'))) + ", "
             + repr(str(root / 'source' / A4 / (A4 + '.ipynb'))) + "):\n    print('found' if os.path.exists(p) else 'absent', p)"]),
         "shortcut": submission(source, rf="from cnnbook import rf as library\n" + solution),
+        "magic_line": submission(source, rf="d = %pwd\nfrom cnnbook.rf import receptive_field\n" + solution),
+        "sys_modules": submission(source, rf="import typing\nlib = typing.sys.modules['importlib'].import_module("
+                                  "'cnnbook.rf')\n" + solution),
+        "forge_display": submission(released, rf=STUB_RF + "from IPython.display import display\n"),
         "swallow_errors": submission(released, rf=STUB_RF + "import IPython\n"
                                      "get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)\n"),
-        "tamper": submission(released, rf=STUB_RF, extra_cells=[tamper, resources]),
-        "flood": submission(released, rf=STUB_RF, extra_cells=[flood]),
+        "tamper": submission(released, rf=STUB_RF, extra_cells=["# sandbox probe\n" + tamper,
+                                                                 "# sandbox probe\n" + resources]),
+        "flood": submission(released, rf=STUB_RF, extra_cells=[flood, updates]),
+        "scratch": submission(released, rf=STUB_RF, extra_cells=[scratch]),
     }
+    original_scan = grader.refused_cells
+    mp.setattr(grader, "refused_cells", lambda nb, *a, **k: {
+        i: p for i, p in original_scan(nb, *a, **k).items() if not nb.cells[i].source.startswith("# sandbox probe")})
     others_before = None
     inbox = tmp_path_factory.mktemp("inbox")
     for student, nb in submissions.items():
         nbformat.write(nb, inbox / f"{student}.ipynb")
     assert course_cli.main(["collect", str(root), A4, str(inbox)]) == 0
+    assert (root / "submitted" / "José O'Brien+1" / A4).is_dir()
     outside = {"source": snapshot(root / "source"), "release": snapshot(root / "release"),
                "home": snapshot(home), "submitted": snapshot(root / "submitted")}
     started = time.time()
+    mp.setenv("CNNBOOK_SEED_OFFSET", "7919")  # grading must not pass it on: seeds are the notebook's own
     scores = course_cli.autograde(root, [A4], timeout=60)
     time.sleep(4)  # give a detached process the time to try
     yield {"root": root, "scores": scores, "outside": outside, "home": home, "canary": canary,
@@ -153,11 +180,13 @@ def test_a_correct_answer_that_warns_on_stderr_earns_every_autograded_point(atta
     tests = [c for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"]
     assert any(o.get("name") == "stderr" for c in tests for o in c.get("outputs", [])), "no stderr in a test cell"
     assert auto_scores(root, "honest_stderr") == (8.0, 0.0)
+    assert auto_scores(root, "José O'Brien+1") == (8.0, 0.0)
 
 
 @needs_sandbox
 @pytest.mark.parametrize("attack", ["rebind_checks", "patch_grading", "always_equal", "exec_source", "shortcut",
-                                    "swallow_errors", "tamper", "flood"])
+                                    "magic_line", "sys_modules", "forge_display", "swallow_errors", "tamper", "flood",
+                                    "scratch"])
 def test_an_attack_scores_no_more_than_the_stub_answers(attacked, attack):
     root = attacked["root"]
     stub = auto_scores(root, "stub")
@@ -188,6 +217,20 @@ def test_memory_processes_and_output_are_limited(attacked):
     assert "dropped]" in text
     text = "".join(o.get("text", "") for c in autograded(root, "tamper").cells for o in c.get("outputs", []))
     assert "3 GiB refused" in text and "fork refused after" in text
+    text = "".join(o.get("text", "") for c in autograded(root, "scratch").cells for o in c.get("outputs", []))
+    assert "scratch full after" in text and int(text.split("scratch full after ")[1].split()[0]) <= 256
+    assert "ipc refused" in text and "seed offset None" in text
+
+
+@needs_sandbox
+def test_a_refused_cell_is_blanked_with_its_reasons_and_the_other_tests_still_score(attacked):
+    root = attacked["root"]
+    graded = autograded(root, "magic_line")
+    rf = next(c for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "rf")
+    assert rf.outputs[0]["text"].startswith("[grader] this cell was not run: IPython magics") and "cnnbook" in \
+        rf.outputs[0]["text"]
+    assert not any(o.get("output_type") == "error" for c in graded.cells for o in c.get("outputs", [])
+                   if c.metadata.get("nbgrader", {}).get("grade_id") == "rf")
 
 
 def test_static_scan_catches_the_shortcut_bypasses_of_every_assignment():
@@ -217,7 +260,7 @@ def test_static_scan_catches_the_shortcut_bypasses_of_every_assignment():
 def test_every_instructor_solution_passes_the_static_scan_and_helpers_are_locked():
     for path in sorted(ASSIGNMENTS_DIR.glob("*/*.ipynb")):
         nb = nbformat.read(path, as_version=4)
-        assert scan.first_violation(nb, scan.forbidden_list(nb), scan.locked_sources(nb)) is None
+        assert scan.refused_cells(nb, scan.forbidden_list(nb), scan.locked_sources(nb), scan.allowed_list(nb)) == {}
         for cell in nb.cells:
             meta = cell.metadata.get("nbgrader", {})
             if cell.cell_type == "code":
@@ -262,13 +305,16 @@ def test_the_course_command_works_from_a_regular_install_outside_the_checkout(tm
     where = subprocess.run([str(py), "-c", "import cnnbook; print(cnnbook.__file__)"], cwd=tmp_path, env=env,
                            capture_output=True, text=True, check=True).stdout
     assert where.startswith(str(installed)), where
-    helped = subprocess.run([str(py), "-m", "cnnbook.grading", "--help"], cwd=tmp_path, env=env,
+    helped = subprocess.run([str(py), "-m", "cnnbook.course", "--help"], cwd=tmp_path, env=env,
                             capture_output=True, text=True)
     assert helped.returncode == 0 and "release" in helped.stdout and "autograde" in helped.stdout
+    old = subprocess.run([str(py), "-m", "cnnbook.grading", "--help"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True)  # the deprecated command, for one release
+    assert old.returncode == 0 and "release" in old.stdout and "python -m cnnbook.course" in old.stderr
     folder = tmp_path / "my_assignments" / A4
     shutil.copytree(ASSIGNMENTS_DIR / A4, folder)
     env = dict(env, HOME=str(tmp_path), JUPYTER_CONFIG_DIR=str(tmp_path / "jc"), JUPYTER_DATA_DIR=str(tmp_path / "jd"))
-    done = subprocess.run([str(py), "-m", "cnnbook.grading", "release", str(tmp_path / "course"), str(folder)],
+    done = subprocess.run([str(py), "-m", "cnnbook.course", "release", str(tmp_path / "course"), str(folder)],
                           cwd=tmp_path, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "course" / "release" / A4 / f"{A4}.ipynb").is_file()

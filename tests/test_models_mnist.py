@@ -1,5 +1,5 @@
 """Models of chapters 2-4: output shapes, parameter counts checked against hand calculations, and the
-source article's head that does not fit its own body; the shared SmallCNN recipe (cnnbook.recipes)."""
+source article's head that does not fit its own body."""
 
 import dataclasses
 import subprocess
@@ -10,7 +10,6 @@ import torch
 import torch.nn as nn
 
 from cnnbook.models import AlchemyNet, KerasCNN, LeNet5, PhilosopherStone, SmallCNN
-from cnnbook.recipes import SMALL_CNN_RECIPE, train_small_cnn
 
 
 def n_params(model: nn.Module) -> int:
@@ -100,44 +99,6 @@ def test_smallcnn_rejects_bad_channels_and_bad_inputs_with_a_fix():
         SmallCNN(dropout=1.0)
     with pytest.raises(ValueError, match=r"images\[:1\]"):
         SmallCNN().activations(torch.rand(1, 28, 28))
-
-
-# ---------------------------------------------------------------------------- cnnbook.recipes (chapters 3-4)
-def test_small_cnn_recipe_is_the_one_chapter_3_prints_adam_0_003_batch_64_five_epochs():
-    assert SMALL_CNN_RECIPE.fit_kwargs() == {"epochs": 5, "batch_size": 64, "lr": 3e-3, "optimizer": "adam"}
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        SMALL_CNN_RECIPE.epochs = 10
-
-
-@pytest.mark.parametrize("fields, match", [({"epochs": 0}, "epochs=5"), ({"lr": 0.0}, "lr=3e-3"),
-                                           ({"optimizer": "rmsprop"}, "'adam' or 'sgd'")])
-def test_recipe_rejects_values_fit_could_not_use_with_a_fix(fields, match):
-    with pytest.raises(ValueError, match=match):
-        dataclasses.replace(SMALL_CNN_RECIPE, **fields)
-    with pytest.raises(TypeError, match="epochs=2"):
-        dataclasses.replace(SMALL_CNN_RECIPE, epochs=2.0)
-
-
-def test_train_small_cnn_is_repeatable_by_seed_and_leaves_global_torch_state_alone(one_thread):
-    one_epoch = dataclasses.replace(SMALL_CNN_RECIPE, epochs=1)
-    torch.manual_seed(123)
-    rng_before, threads = torch.get_rng_state(), torch.get_num_threads()
-    deterministic = torch.are_deterministic_algorithms_enabled()
-    a, history = train_small_cnn(seed=3, recipe=one_epoch)
-    assert torch.equal(torch.get_rng_state(), rng_before)  # forked and restored: the caller's stream goes on
-    assert (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()) == (threads, deterministic)
-    torch.manual_seed(999)  # whatever the caller's global state, the same seed gives the same model
-    b, _ = train_small_cnn(seed=3, recipe=one_epoch)
-    assert not a.training and len(history) == 1 and history[0]["test_acc"] > 0.5
-    for (name, p), q in zip(a.state_dict().items(), b.state_dict().values()):
-        assert torch.equal(p, q), name
-
-
-def test_train_small_cnn_rejects_a_dict_recipe_and_a_negative_seed():
-    with pytest.raises(TypeError, match="dataclasses.replace"):
-        train_small_cnn(recipe={"epochs": 1})
-    with pytest.raises(ValueError, match="seed"):
-        train_small_cnn(seed=-1)
 
 
 def test_networks_do_not_import_training_or_data():

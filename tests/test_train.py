@@ -8,7 +8,8 @@ import torch
 import torch.nn as nn
 
 from cnnbook import nas
-from cnnbook.train import confusion_matrix, default_device, evaluate, fit, predict, set_seed
+from cnnbook.randomness import seeded
+from cnnbook.train import confusion_matrix, default_device, evaluate, fit, loss_and_accuracy, predict
 
 HISTORY_KEYS = {"epoch", "steps", "loss", "train_acc", "test_acc", "seconds", "losses"}
 
@@ -78,6 +79,137 @@ def test_fit_is_reproducible_with_the_same_seed_and_leaves_the_global_rng_alone(
     assert all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1]))
 
 
+def dropout_model(seed: int = 0):
+    with seeded(seed):
+        return nn.Sequential(nn.Flatten(), nn.Linear(4, 16), nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, 2))
+
+
+def test_fit_with_dropout_is_reproducible_and_leaves_every_global_generator_alone():
+    runs = []
+    for _ in range(2):
+        model = dropout_model()
+        before = (random.getstate(), np.random.get_state()[1].copy(), torch.get_rng_state())
+        history = fit(model, separable(), epochs=3, batch_size=8, seed=4, progress=False)
+        assert random.getstate() == before[0]
+        assert np.array_equal(np.random.get_state()[1], before[1])
+        assert torch.equal(torch.get_rng_state(), before[2])
+        runs.append([loss for row in history for loss in row["losses"]])
+    assert runs[0] == runs[1]
+    other = fit(dropout_model(), separable(), epochs=3, batch_size=8, seed=5, progress=False)
+    assert [loss for row in other for loss in row["losses"]] != runs[0]  # the dropout masks follow seed
+
+
+def test_fit_draws_nothing_from_the_caller_stream():
+    torch.manual_seed(11)
+    fit(dropout_model(), separable(), epochs=1, batch_size=8, progress=False)
+    after = torch.rand(3)
+    torch.manual_seed(11)
+    assert torch.equal(torch.rand(3), after)
+
+
+def hand_loop(model, data, epochs, batch_size, lr, seed):
+    """fit written out: Adam, shuffling with randperm on a generator seeded with `seed`."""
+    images, labels = data
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    shuffler = torch.Generator().manual_seed(seed)
+    losses = []
+    for _ in range(epochs):
+        model.train()
+        order = torch.randperm(len(images), generator=shuffler)
+        for start in range(0, len(images), batch_size):
+            idx = order[start:start + batch_size]
+            loss = nn.functional.cross_entropy(model(images[idx]), labels[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+    return losses
+
+
+def test_fit_equals_a_hand_written_loop_on_a_model_without_dropout():
+    data = separable(50)
+    mine = hand_loop(linear_model(2), data, epochs=3, batch_size=16, lr=0.01, seed=6)
+    history = fit(linear_model(2), data, epochs=3, batch_size=16, lr=0.01, seed=6, progress=False)
+    assert [loss for row in history for loss in row["losses"]] == mine
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(test_data=separable(8)), dict(val_data=separable(8)),
+                                    dict(steps=3, epochs=None)])
+def test_fit_always_returns_the_model_in_eval_mode(kwargs):
+    model = dropout_model()
+    fit(model, separable(), **{"epochs": 1, **kwargs}, progress=False)
+    assert not model.training and not any(m.training for m in model.modules())
+
+
+def test_fit_with_val_data_adds_validation_loss_and_accuracy_measured_in_eval_mode():
+    model, val = dropout_model(), separable(30, seed=2)
+    history = fit(model, separable(), val_data=val, epochs=2, batch_size=16, progress=False)
+    assert all(set(row) == HISTORY_KEYS | {"val_loss", "val_acc"} for row in history)
+    loss, acc = loss_and_accuracy(model, val)
+    assert history[-1]["val_loss"] == pytest.approx(loss) and history[-1]["val_acc"] == pytest.approx(acc)
+    again = loss_and_accuracy(model, val, batch_size=7)  # eval mode: dropout off, so the same numbers
+    assert again[0] == pytest.approx(loss) and again[1] == acc
+
+
+def test_loss_and_accuracy_is_the_mean_cross_entropy_and_the_fraction_correct():
+    model, (x, y) = linear_model(), separable(20)
+    logits = model(x)
+    loss, acc = loss_and_accuracy(model, (x, y), batch_size=6)
+    assert loss == pytest.approx(nn.functional.cross_entropy(logits, y).item())
+    assert acc == pytest.approx((logits.argmax(1) == y).float().mean().item())
+    with pytest.raises(ValueError, match="no items"):
+        loss_and_accuracy(model, (x[:0], y[:0]))
+
+
+def test_fit_with_patience_stops_and_loads_the_weights_of_the_best_validation_loss():
+    data, val = separable(64), separable(64, seed=9)
+    val = (val[0], 1 - val[1])  # flipped labels: the better the model learns, the worse the validation loss
+    model = linear_model(1)
+    history = fit(model, data, val_data=val, patience=2, epochs=20, batch_size=16, lr=0.05, progress=False)
+    losses = [row["val_loss"] for row in history]
+    best = int(np.argmin(losses))
+    assert len(history) == best + 1 + 2 < 20  # stopped two passes after the best one
+    assert loss_and_accuracy(model, val)[0] == pytest.approx(losses[best])  # the best weights came back
+
+
+def test_fit_without_patience_keeps_the_last_weights_even_with_val_data():
+    data, val = separable(64), separable(64, seed=9)
+    model = linear_model(1)
+    history = fit(model, data, val_data=(val[0], 1 - val[1]), epochs=4, batch_size=16, lr=0.05, progress=False)
+    assert len(history) == 4
+    assert loss_and_accuracy(model, (val[0], 1 - val[1]))[0] == pytest.approx(history[-1]["val_loss"])
+
+
+def test_fit_calls_augment_on_each_cpu_batch_with_its_own_generator_seeded_once():
+    seen = []
+
+    def augment(images, generator):
+        seen.append((images.device.type, len(images), generator.initial_seed()))
+        return images + 0.01 * torch.randn(images.shape, generator=generator)
+
+    data = separable(40)
+    history = fit(linear_model(), data, epochs=2, batch_size=16, seed=3, augment=augment, progress=False)
+    assert [s[1] for s in seen] == [16, 16, 8] * 2 and {s[0] for s in seen} == {"cpu"} and {s[2] for s in seen} == {3}
+    plain = fit(linear_model(), data, epochs=2, batch_size=16, seed=3, progress=False)
+    same = fit(linear_model(), data, epochs=2, batch_size=16, seed=3, augment=augment, progress=False)
+    assert history[-1]["losses"] == same[-1]["losses"] != plain[-1]["losses"]
+    # the augmentation draws from a stream of its own: the same batches are shuffled as without it
+    order = []
+    fit(linear_model(), data, epochs=1, batch_size=40, seed=3, progress=False,
+        augment=lambda images, g: order.append(images.clone()) or images)
+    torch.manual_seed(3)
+    assert torch.equal(order[0], data[0][torch.randperm(40)])
+
+
+def test_fit_with_adamw_decays_the_weights_differently_from_adam():
+    runs = {}
+    for name in ("adam", "adamw", "sgd"):
+        model = linear_model()
+        fit(model, separable(), epochs=2, optimizer=name, weight_decay=0.5, progress=False)
+        runs[name] = torch.cat([p.detach().flatten() for p in model.parameters()])
+    assert not torch.equal(runs["adam"], runs["adamw"]) and not torch.equal(runs["adamw"], runs["sgd"])
+
+
 @pytest.mark.parametrize("kwargs,err,match", [
     (dict(epochs=1, batch_size=-1), ValueError, "batch_size must be an int >= 1"),
     (dict(epochs=1, batch_size=0), ValueError, "batch_size must be an int >= 1"),
@@ -87,7 +219,14 @@ def test_fit_is_reproducible_with_the_same_seed_and_leaves_the_global_rng_alone(
     (dict(steps=1.5), TypeError, "steps must be an int >= 1"),
     (dict(), ValueError, "exactly one of epochs="),
     (dict(epochs=1, steps=1), ValueError, "exactly one of epochs="),
-    (dict(epochs=1, optimizer="rmsprop"), ValueError, "'adam' or 'sgd'"),
+    (dict(epochs=1, optimizer="rmsprop"), ValueError, "'adam', 'adamw', 'sgd'"),
+    (dict(epochs=1, optimizer=1), TypeError, "optimizer must be a string"),
+    (dict(epochs=1, lr="0.1"), TypeError, "lr must be a number"),
+    (dict(epochs=1, momentum=1.5), ValueError, "momentum must be in"),
+    (dict(epochs=1, patience=2), ValueError, "needs val_data"),
+    (dict(steps=3, patience=2, val_data=separable(8)), ValueError, "give epochs="),
+    (dict(epochs=1, patience=0, val_data=separable(8)), ValueError, "patience must be an int >= 1"),
+    (dict(epochs=1, augment="flip"), TypeError, "augment must be None or a callable"),
 ])
 def test_fit_rejects_bad_counts_with_the_argument_name(kwargs, err, match):
     with pytest.raises(err, match=match):
@@ -168,31 +307,11 @@ def test_confusion_matrix_rejects_classes_outside_the_range(labels, preds, err, 
         confusion_matrix(labels, preds, num_classes=10)
 
 
-# ----------------------------------------------------------------------------- seeds and devices
-def test_set_seed_makes_every_generator_repeat():
-    draws = []
-    for _ in range(2):
-        set_seed(7)
-        draws.append((random.random(), np.random.rand(), torch.rand(3).tolist()))
-    assert draws[0] == draws[1]
-    assert torch.are_deterministic_algorithms_enabled() and torch.get_num_threads() == 1
-
-
-def test_set_seed_lets_ops_without_a_deterministic_kernel_run_with_a_warning():
-    # On CUDA, adaptive average pooling's backward has no deterministic kernel: in strict mode every network
-    # with AdaptiveAvgPool2d would raise on a reader's GPU. set_seed asks for warnings instead.
-    set_seed(0)
-    assert torch.is_deterministic_algorithms_warn_only_enabled()
-
-
-@pytest.mark.parametrize("kwargs", [dict(seed=-1), dict(seed=1.5), dict(seed=True), dict(threads=0)])
-def test_set_seed_rejects_bad_values(kwargs):
-    with pytest.raises(ValueError):
-        set_seed(**kwargs)
-
-
-def test_default_device_is_cuda_exactly_when_a_gpu_is_visible():
-    assert default_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+# ----------------------------------------------------------------------------- devices
+def test_default_device_is_one_tensors_can_be_made_on(monkeypatch):
+    assert torch.zeros(1, device=default_device()).device.type == default_device().type
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert default_device() == torch.device("cpu")
 
 
 # ----------------------------------------------------------------------------- balanced_subset (nas.py)

@@ -1,10 +1,12 @@
 """The source articles' models and small MNIST CNNs (chapters 2-4): KerasCNN, AlchemyNet,
-PhilosopherStone, LeNet5, SmallCNN. Inputs (N, 1, 28, 28), outputs logits (N, 10)."""
+PhilosopherStone, LeNet5, SmallCNN; and `tiny_cnn`, chapter 3b's CNN for 14×14 digits. Inputs (N, 1, 28, 28), outputs logits (N, 10)."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
+
+from .. import _validate
 
 class KerasCNN(nn.Sequential):
     """Seed 000's "20-line" Keras model, in PyTorch: Conv 32@3×3 → ReLU → MaxPool 2 → Flatten → Linear 10.
@@ -128,3 +130,36 @@ class SmallCNN(nn.Module):
 
 
 # SmallCNN's training recipe and `train_small_cnn` live in cnnbook.recipes (networks do not import training).
+
+
+def tiny_cnn(channels: int = 8, pooling: bool = True, dropout: float = 0.0, batch_norm: bool = False):
+    """The chapter's small CNN for 14×14 digits: two conv blocks, then one linear layer.
+
+    x: (N, 1, 14, 14) -> logits (N, 10). Each block halves the size, 14 -> 7 -> 3, in one of two ways with
+    the same parameters: pooling=True: Conv 3×3 (padding 1) → [BatchNorm] → ReLU → MaxPool 2;
+    pooling=False: Conv 3×3 with stride 2 (padding 1, then 0) → [BatchNorm] → ReLU. So the two variants
+    have exactly the same parameter count (equal capacity); only the way they reduce the size differs.
+    channels c gives c and 2c feature maps; head: Flatten → [Dropout(dropout)] → Linear(2c·3·3, 10).
+    """
+    channels = _validate.positive_int(channels, "channels", "maps in the first block, e.g. 8", "tiny_cnn")
+    pooling = _validate.flag(pooling, "pooling", "tiny_cnn")
+    batch_norm = _validate.flag(batch_norm, "batch_norm", "tiny_cnn")
+    dropout = _validate.number(dropout, "dropout", low=0.0, high=1.0, high_open=True, who="tiny_cnn",
+                               meaning="a probability")
+    layers, c_in = [], 1
+    for c_out, padding in ((channels, 1), (2 * channels, 0)):
+        if pooling:
+            layers.append(nn.Conv2d(c_in, c_out, 3, padding=1))
+        else:
+            layers.append(nn.Conv2d(c_in, c_out, 3, stride=2, padding=padding))
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(c_out))
+        layers.append(nn.ReLU())
+        if pooling:
+            layers.append(nn.MaxPool2d(2))
+        c_in = c_out
+    layers.append(nn.Flatten())
+    if dropout > 0:
+        layers.append(nn.Dropout(dropout))
+    layers.append(nn.Linear(2 * channels * 3 * 3, 10))
+    return nn.Sequential(*layers)

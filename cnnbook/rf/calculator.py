@@ -29,8 +29,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .. import _validate
-from ..conv import output_size  # the one formula, with its checks (chapter 1)
-
+from ..conv import _windows  # the one output-size formula (chapter 1)
 
 
 class ReceptiveFieldWarning(UserWarning):
@@ -48,14 +47,11 @@ ELEMENTWISE_FUNCTIONS = {torch.relu, F.relu, F.relu6, F.leaky_relu, F.elu, F.gel
 ELEMENTWISE_METHODS = {"relu", "relu_", "sigmoid", "tanh", "contiguous", "clone", "float", "double", "detach"}
 MERGE_FUNCTIONS = {operator.add, operator.iadd, torch.add, operator.sub, torch.sub, operator.mul, torch.mul}
 MERGE_METHODS = {"add", "add_", "mul", "mul_", "sub"}
+_IMAGE = "for a 224×224 image pass 224 or (224, 224)"  # the hint for input_size only
 SUPPORTED = ("Conv2d; MaxPool2d and AvgPool2d; padding layers (ZeroPad2d, ConstantPad2d, ReflectionPad2d, "
              "ReplicationPad2d, F.pad); element-wise layers (activations, BatchNorm2d, Dropout, Identity); "
              "AdaptiveAvg/MaxPool2d that keep the size; additions/products of branches; torch.cat along channels; "
              "strided slicing x[:, :, ::s, ::s]")
-
-
-def _pair(value, name: str) -> tuple[int, int]:
-    return _validate.pair(value, name, 0, example="for a 224×224 image pass 224 or (224, 224)")
 
 
 @dataclass
@@ -169,18 +165,23 @@ def _trace(model: nn.Module) -> torch.fx.GraphModule:
                          f"receptive_field needs a forward without data-dependent Python control flow.") from err
 
 
+def step(size: int, jump: int, start: float, span: int, stride: int, pad: int = 0) -> tuple[int, int, float]:
+    """The receptive-field recurrence for one layer on one axis (the module docstring's formula): a window
+    of `span` = d(k-1)+1 input units, `stride`, `pad` units of padding before the first one ->
+    (size, jump, start) of the layer's output from those of its input."""
+    return size + (span - 1) * jump, jump * stride, start + ((span - 1) / 2 - pad) * jump
+
+
 def _conv_like(f: _Field, k, s, p, d, ceil_mode=False) -> _Field:
     """Apply the bottom-up recurrence for one layer, on both axes; p is the padding before the first row/column."""
     size, jump, start, shape = [], [], [], []
     for a in (0, 1):
         keff = d[a] * (k[a] - 1) + 1
-        size.append(f.size[a] + (keff - 1) * f.jump[a])
-        start.append(f.start[a] + ((keff - 1) / 2 - p[a][0]) * f.jump[a])
-        jump.append(f.jump[a] * s[a])
-        n = (f.shape[a] + p[a][0] + p[a][1] - keff) // s[a] + 1
-        if ceil_mode and n >= 1:  # (n < 1: the input is too small, reported by the caller)
-            n = output_size(f.shape[a], k[a], s[a], p[a][0], d[a], ceil_mode=True)
-        shape.append(n)
+        r, j, c = step(f.size[a], f.jump[a], f.start[a], keff, s[a], p[a][0])
+        size.append(r)
+        jump.append(j)
+        start.append(c)
+        shape.append(_windows(f.shape[a], keff, s[a], p[a], ceil_mode))  # < 1: too small, reported by the caller
     return _Field(tuple(size), tuple(jump), tuple(start), tuple(shape))
 
 
@@ -191,8 +192,9 @@ def _sym(p):
 def _geometry(module: nn.Module, f: _Field):
     """(kernel, stride, padding as ((top, bottom), (left, right)), dilation, ceil_mode) of a Conv2d or pooling."""
     if isinstance(module, nn.Conv2d):
-        k, s, d = _pair(tuple(module.kernel_size), "kernel"), _pair(tuple(module.stride), "stride"), \
-            _pair(tuple(module.dilation), "dilation")
+        k = _validate.pair(tuple(module.kernel_size), "kernel", 0)
+        s = _validate.pair(tuple(module.stride), "stride", 0)
+        d = _validate.pair(tuple(module.dilation), "dilation", 0)
         if isinstance(module.padding, str):
             if module.padding == "valid":
                 pad = ((0, 0), (0, 0))
@@ -200,12 +202,12 @@ def _geometry(module: nn.Module, f: _Field):
                 tot = [d[a] * (k[a] - 1) for a in (0, 1)]
                 pad = tuple((t // 2, t - t // 2) for t in tot)
         else:
-            pad = _sym(_pair(tuple(module.padding), "padding"))
+            pad = _sym(_validate.pair(tuple(module.padding), "padding", 0))
         return k, s, pad, d, False
-    k = _pair(module.kernel_size, "kernel")
-    s = _pair(module.stride if module.stride is not None else module.kernel_size, "stride")
-    pad = _sym(_pair(module.padding, "padding"))
-    d = _pair(getattr(module, "dilation", 1), "dilation")
+    k = _validate.pair(module.kernel_size, "kernel", 0)
+    s = _validate.pair(module.stride if module.stride is not None else module.kernel_size, "stride", 0)
+    pad = _sym(_validate.pair(module.padding, "padding", 0))
+    d = _validate.pair(getattr(module, "dilation", 1), "dilation", 0)
     return k, s, pad, d, bool(module.ceil_mode)
 
 
@@ -322,7 +324,8 @@ def _propagate(gm: torch.fx.GraphModule, input_size: tuple):
                 new = _pad_field(f, m.padding, name, type(m).__name__, rows)
             elif isinstance(m, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
                 target = tuple(o if o is not None else f.shape[a] for a, o in
-                               enumerate(_pair(m.output_size, "output_size") if not isinstance(m.output_size, tuple)
+                               enumerate(_validate.pair(m.output_size, "output_size", 0)
+                                         if not isinstance(m.output_size, tuple)
                                          else m.output_size))
                 if target != tuple(f.shape):
                     raise _unsupported(name, f"{type(m).__name__} from {f.shape} to {target}; only an adaptive "
@@ -380,7 +383,7 @@ def receptive_field(model: nn.Module, input_size) -> ReceptiveField:
     is issued. BatchNorm is treated as element-wise (eval mode).
     """
     _check_model(model)
-    input_size = _pair(input_size, "input_size")
+    input_size = _validate.pair(input_size, "input_size", 0, "receptive_field", _IMAGE)
     if min(input_size) < 1:
         raise ValueError(f"input_size must be positive, got {input_size}.")
     out, rows, misaligned = _propagate(_trace(model), input_size)

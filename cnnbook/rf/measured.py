@@ -9,6 +9,7 @@ influences the unit in the real network (Luo et al. 2016): a Gaussian-like bump 
 from __future__ import annotations
 
 import copy
+import operator
 import warnings
 from dataclasses import dataclass
 
@@ -17,7 +18,10 @@ import torch.fx
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .calculator import ELEMENTWISE_FUNCTIONS, ELEMENTWISE_METHODS, ELEMENTWISE_MODULES, ReceptiveFieldWarning, _check_model, _geometry, _pair, _propagate, _trace, receptive_field
+from .. import _validate
+from ..randomness import seeded
+from .calculator import (_IMAGE, ELEMENTWISE_FUNCTIONS, ELEMENTWISE_METHODS, ELEMENTWISE_MODULES, ReceptiveFieldWarning,
+                         _check_model, _geometry, _propagate, _trace, receptive_field)
 
 
 class _PositiveWindow(nn.Module):
@@ -52,10 +56,11 @@ def positive_twin(model: nn.Module, input_size) -> torch.fx.GraphModule:
 
     Every Conv2d/MaxPool2d/AvgPool2d becomes a window of positive weights 1/(k_h·k_w) on the channel sum
     (same kernel, stride, padding, dilation, padding mode), element-wise layers (activations, BatchNorm,
-    Dropout) become identities; additions, concatenations, slicing and padding are kept. Feed it ones.
+    Dropout) become identities; subtractions become additions (so that branches cannot cancel);
+    additions, concatenations, slicing and padding are kept. Feed it ones.
     """
     _check_model(model)
-    input_size = _pair(input_size, "input_size")
+    input_size = _validate.pair(input_size, "input_size", 0, "positive_twin", _IMAGE)
     gm = _trace(model)
     with warnings.catch_warnings():                 # receptive_field already warns about misaligned branches
         warnings.simplefilter("ignore", ReceptiveFieldWarning)
@@ -80,6 +85,10 @@ def positive_twin(model: nn.Module, input_size) -> torch.fx.GraphModule:
             node.target = _identity
         elif node.op == "call_method" and node.target in ELEMENTWISE_METHODS:
             node.op, node.target = "call_function", _identity
+        elif node.op == "call_function" and node.target in (operator.sub, torch.sub):
+            node.target = operator.add              # x - conv(x): the branches would cancel on ones
+        elif node.op == "call_method" and node.target == "sub":
+            node.target = "add"
     gm.recompile()
     return gm.double().eval()
 
@@ -118,15 +127,19 @@ def empirical_receptive_field(model: nn.Module, input_size, unit=None) -> Empiri
     field to lie inside it (then `size` equals `receptive_field(model, input_size).size` exactly).
     """
     twin = positive_twin(model, input_size)
-    input_size = _pair(input_size, "input_size")
+    input_size = _validate.pair(input_size, "input_size", 0, "empirical_receptive_field", _IMAGE)
     x = torch.ones(1, 1, *input_size, dtype=torch.float64, requires_grad=True)
     y = twin(x)
     h_out, w_out = y.shape[-2:]
-    unit = (h_out // 2, w_out // 2) if unit is None else _pair(unit, "unit")
+    unit = (h_out // 2, w_out // 2) if unit is None else _validate.pair(unit, "unit", 0,
+                                                                         "empirical_receptive_field")
     if not (0 <= unit[0] < h_out and 0 <= unit[1] < w_out):
         raise ValueError(f"unit {unit} is outside the output map {h_out}×{w_out}; rows and columns start at 0.")
     y[0, :, unit[0], unit[1]].sum().backward()
     gradient = x.grad[0, 0]
+    if not (gradient > 0).any():
+        raise ValueError(f"empirical_receptive_field: no input pixel reaches unit {unit} (the output does not "
+                         f"depend on the input there); pick another unit or check the model.")
     return EmpiricalField(gradient > 0, gradient, unit)
 
 
@@ -178,27 +191,31 @@ def effective_receptive_field(model: nn.Module, input_size, n_inits: int = 4, n_
     init="uniform": every Conv2d weight = 1/(C_in·k_h·k_w), biases 0, deterministic) the model, in eval mode
     on a deep copy, gets n_inputs inputs x ~ N(0, 1) of shape (in_channels, H, W); the gradient of the centre unit
     (summed over channels) is taken for each input, |·| summed over input channels, averaged, normalised to sum 1.
+    Runs on the model's device (the inputs are drawn on the CPU, then moved); the map is a CPU tensor.
     """
     _check_model(model)
-    input_size = _pair(input_size, "input_size")
-    if init not in ("random", "uniform"):
-        raise ValueError(f"init must be 'random' or 'uniform', got {init!r}.")
-    for value, name in ((n_inits, "n_inits"), (n_inputs, "n_inputs")):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}.")
+    input_size = _validate.pair(input_size, "input_size", 0, "effective_receptive_field", _IMAGE)
+    _validate.choice(init, "init", ("random", "uniform"), who="effective_receptive_field")
+    n_inits = _validate.positive_int(n_inits, "n_inits", "initialisations to average, e.g. 4", "effective_receptive_field")
+    n_inputs = _validate.positive_int(n_inputs, "n_inputs", "random inputs per initialisation, e.g. 8",
+                                      "effective_receptive_field")
+    seed = _validate.integer(seed, "seed", minimum=0, meaning="e.g. seed=0", who="effective_receptive_field")
+    if in_channels is not None:
+        in_channels = _validate.positive_int(in_channels, "in_channels", "channels of the input",
+                                             "effective_receptive_field")
     theory = receptive_field(model, input_size)
     in_channels = in_channels or _first_in_channels(model)
     if in_channels is None:
         raise ValueError("the model has no Conv2d to read the number of input channels from; pass in_channels.")
     net = copy.deepcopy(model).eval()
+    device = next((p.device for p in net.parameters()), torch.device("cpu"))
     generator = torch.Generator().manual_seed(seed)
     total = torch.zeros(input_size, dtype=torch.float64)
     unit = (theory.output_shape[0] // 2, theory.output_shape[1] // 2)
     for i in range(n_inits):
         with torch.no_grad():
             if init == "random":
-                with torch.random.fork_rng(devices=[]):     # leave the caller's random stream untouched
-                    torch.manual_seed(seed + i)
+                with seeded(seed + i):                   # the caller's random streams are untouched
                     for m in net.modules():
                         if hasattr(m, "reset_parameters") and m is not net:
                             m.reset_parameters()
@@ -208,10 +225,10 @@ def effective_receptive_field(model: nn.Module, input_size, n_inits: int = 4, n_
                         m.weight.fill_(1.0 / m.weight[0].numel())
                         if m.bias is not None:
                             m.bias.zero_()
-        x = torch.randn(n_inputs, in_channels, *input_size, generator=generator).requires_grad_(True)
+        x = torch.randn(n_inputs, in_channels, *input_size, generator=generator).to(device).requires_grad_(True)
         y = net(x)
         y[:, :, unit[0], unit[1]].sum().backward()
-        total += x.grad.abs().sum(1).mean(0).double()
+        total += x.grad.abs().sum(1).mean(0).double().cpu()
     if not total.sum() > 0:
         raise ValueError("the centre unit's gradient is zero for every input and initialisation (dead ReLUs?); "
                          "use more channels, more n_inits, or init='uniform'.")
