@@ -235,8 +235,8 @@ def depth_explorer(images: torch.Tensor, labels: torch.Tensor) -> widgets.VBox:
 
     images: (N, C, H, W) (a small batch, e.g. 64 MNIST digits pooled to 14×14); labels: (N,).
     """
-    from .models import ResNet
     from .anatomy import conv_gradient_norms, summary
+    from .models import ResNet
 
     _check_batch(images, labels)
     depth = widgets.SelectionSlider(options=[8, 14, 20, 32, 44, 56, 110], value=32, description="depth")

@@ -43,3 +43,33 @@ def restore_torch_globals():
     yield
     torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads_and_determinism():
+    """Session-wide, for every test: torch's thread count and deterministic mode come back after the test,
+    whatever it set (set_seed switches on one thread and deterministic kernels)."""
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    yield
+    if (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()) \
+            != (deterministic, warn_only):
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def cuda_seed_calls(monkeypatch):
+    """Every call to torch.cuda.manual_seed / manual_seed_all during the test, recorded instead of made:
+    on a CPU-only run a library function must make none (seeding CUDA initialises it and changes the
+    caller's CUDA streams)."""
+    calls = []
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda seed: calls.append(("manual_seed_all", seed)))
+    monkeypatch.setattr(torch.cuda, "manual_seed", lambda seed: calls.append(("manual_seed", seed)))
+    return calls
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: timing tests run alone by .ci/run (pytest -m slow); the default run "
+                                       "excludes them with -m 'not slow'")

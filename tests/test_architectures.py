@@ -5,7 +5,6 @@ import torch
 import torch.nn as nn
 
 from cnnbook.models import BasicBlock, LeNet5, MultiHeadSelfAttention, ResNet, SEBlock, TinyViT, vgg_style
-from cnnbook.profile import conv_gradient_norms, summary
 
 
 def n_params(model):
@@ -78,39 +77,6 @@ def test_shortcut_subsamples_and_zero_pads_channels():
 def test_resnet_rejects_depth_not_6k_plus_2():
     with pytest.raises(ValueError, match="6k"):
         ResNet(10)
-
-
-def test_conv_gradient_norms_equal_autograd_norms_input_side_first_and_leave_no_gradient():
-    torch.manual_seed(0)
-    model = ResNet(8, width=4)
-    x, y = torch.randn(6, 1, 14, 14), torch.arange(6) % 10
-    norms = conv_gradient_norms(model, x, y)
-    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
-    assert len(norms) == len(convs) == 7                       # stem + 6 block convs, input side first
-    assert all(p.grad is None or not p.grad.any() for p in model.parameters())  # zeroed afterwards
-    nn.functional.cross_entropy(model(x), y).backward()        # by hand, same batch, train mode
-    assert norms == pytest.approx([c.weight.grad.norm().item() for c in convs], rel=1e-5)
-
-
-def test_conv_gradient_norms_rejects_bad_inputs_with_a_hint():
-    model = ResNet(8, width=4)
-    with pytest.raises(ValueError, match="batch dimension"):
-        conv_gradient_norms(model, torch.zeros(1, 14, 14), torch.zeros(1, dtype=torch.int64))
-    with pytest.raises(ValueError, match="one class index per image"):
-        conv_gradient_norms(model, torch.zeros(2, 1, 14, 14), torch.zeros(3, dtype=torch.int64))
-    with pytest.raises(ValueError, match="no nn.Conv2d"):
-        conv_gradient_norms(nn.Sequential(nn.Flatten(), nn.Linear(4, 2)), torch.zeros(2, 1, 2, 2),
-                            torch.zeros(2, dtype=torch.int64))
-
-
-def test_without_batch_norm_the_plain_net_gradient_vanishes_and_the_shortcut_keeps_it():
-    x, y = torch.randn(16, 1, 14, 14, generator=torch.Generator().manual_seed(1)), torch.arange(16) % 10
-    ratio = {}
-    for residual in (False, True):
-        torch.manual_seed(0)
-        g = conv_gradient_norms(ResNet(32, width=8, residual=residual, batch_norm=False), x, y)
-        ratio[residual] = g[0] / g[-1]
-    assert ratio[False] < 1e-6 < 1e-2 < ratio[True]
 
 
 # ---------------------------------------------------------------------------- SE
@@ -191,36 +157,3 @@ def test_patch_embedding_conv_is_one_linear_map_of_non_overlapping_patches():
 def test_tiny_vit_rejects_patch_not_dividing_image():
     with pytest.raises(ValueError, match="multiple"):
         TinyViT(image_size=28, patch_size=5)
-
-
-# ---------------------------------------------------------------------------- summary
-def test_summary_matches_hand_counts_for_lenet5():
-    s = summary(LeNet5(), (1, 28, 28))
-    assert s.total_params == 61_706 == n_params(LeNet5())
-    # C1: 5*5*1*6*28*28, C3: 5*5*6*16*10*10, then the three Linears
-    assert s.total_macs == 5 * 5 * 6 * 28 * 28 + 5 * 5 * 6 * 16 * 10 * 10 + 400 * 120 + 120 * 84 + 84 * 10
-    assert [r["output"] for r in s.rows if r["type"] == "Conv2d"] == [(6, 28, 28), (16, 10, 10)]
-
-
-def test_summary_counts_grouped_conv_and_attention_matmuls():
-    s = summary(nn.Sequential(nn.Conv2d(4, 8, 3, groups=2, padding=1)), (4, 5, 5))
-    assert s.total_macs == 3 * 3 * (4 // 2) * 8 * 5 * 5
-    vit = TinyViT(image_size=8, patch_size=4, dim=8, depth=1, heads=2, pooling="mean")
-    rows = {r["layer"]: r for r in summary(vit, (1, 8, 8)).rows}
-    t, d = 4, 8
-    assert rows["blocks.0.attn"]["macs"] == 2 * t * t * d
-    assert rows["blocks.0.attn.qkv"]["macs"] == t * d * 3 * d
-    assert summary(vit, (1, 8, 8)).total_params == n_params(vit)
-
-
-def test_summary_rejects_batch_dimension_with_a_hint():
-    with pytest.raises(ValueError, match="batch"):
-        summary(LeNet5(), (1, 1, 28, 28))
-
-
-def test_summary_table_lists_every_weighted_layer():
-    text = summary(vgg_style([4, "M"]), (1, 8, 8)).table(free_layers=False)
-    assert "Conv2d" in text and "Linear" in text and "ReLU" not in text
-
-
-# NAS: tests/test_nas.py

@@ -292,3 +292,23 @@ def test_localisation_set_clutter_has_the_targets_stroke_statistics_unless_asked
     with pytest.raises(ValueError, match="clutter_scale must be one of"):
         make_localisation_set(4, canvas=32, scale=(12, 20), clutter_scale="small")
 
+
+def test_grad_cam_and_cam_take_a_numpy_integer_target():
+    import numpy as np
+
+    torch.manual_seed(1)
+    model = GAPNet(width=4).eval()
+    x = torch.rand(2, 1, 24, 24)
+    assert torch.equal(grad_cam(model, model.features, x, np.int64(3)), grad_cam(model, model.features, x, 3))
+    assert torch.equal(cam(model, x, np.int32(3)), cam(model, x, 3))
+    with pytest.raises(TypeError, match="int\\(target\\)"):
+        cam(model, x, 3.0)
+    with pytest.raises(TypeError, match="integer class indices"):
+        cam(model, x, torch.tensor([1.0, 2.0]))
+
+
+def test_box_from_heatmap_with_a_string_threshold_is_a_type_error():
+    with pytest.raises(TypeError, match="threshold must be a number"):
+        box_from_heatmap(torch.rand(8, 8), threshold="0.2")
+    with pytest.raises(ValueError, match="threshold must be in"):
+        box_from_heatmap(torch.rand(8, 8), threshold=0.0)

@@ -242,3 +242,39 @@ def test_im2col_blocks_of_images_give_the_same_result_and_keep_autograd(block_by
     w_ref = weight.clone().requires_grad_()
     F.conv2d(x, w_ref, bias, **conf).square().sum().backward()
     assert torch.allclose(w.grad, w_ref.grad, atol=1e-8)
+
+
+def _torch_pool_size(n, k, s, p, d, ceil):
+    """The output width torch's max pooling gives, or None where torch refuses."""
+    try:
+        return F.max_pool2d(torch.zeros(1, 1, 1, n), (1, k), (1, s), (0, p), (1, d), ceil_mode=ceil).shape[-1]
+    except RuntimeError:
+        return None
+
+
+def test_output_size_agrees_with_torch_pooling_on_every_small_case():
+    # torch's pooling needs padding <= kernel/2; within that, every case: sizes, kernels, strides, dilations
+    checked = 0
+    for n in range(1, 9):
+        for k in range(1, 5):
+            for s in range(1, 4):
+                for p in range(0, k // 2 + 1):
+                    for d in (1, 2):
+                        for ceil in (False, True):
+                            expected = _torch_pool_size(n, k, s, p, d, ceil)
+                            if expected is None:
+                                with pytest.raises(ValueError, match="spans"):
+                                    output_size(n, k, s, p, d, ceil_mode=ceil)
+                            else:
+                                assert output_size(n, k, s, p, d, ceil_mode=ceil) == expected, (n, k, s, p, d, ceil)
+                                checked += 1
+    assert checked > 500
+    assert output_size(1, 2, 2, ceil_mode=True) == 1  # was a ValueError where torch gives 1
+
+
+def test_output_size_agrees_with_torch_convolution():
+    for n, k, s, p, d in [(5, 3, 1, 0, 1), (5, 3, 2, 1, 1), (7, 3, 3, 2, 2), (4, 4, 1, 0, 1), (9, 2, 4, 3, 3)]:
+        y = F.conv2d(torch.zeros(1, 1, n, n), torch.zeros(1, 1, k, k), stride=s, padding=p, dilation=d)
+        assert output_size(n, k, s, p, d) == y.shape[-1]
+    with pytest.raises(TypeError, match="ceil_mode must be True or False"):
+        output_size(5, 3, ceil_mode=1)

@@ -337,3 +337,30 @@ def test_all_mirrors_failing_raises_one_error_naming_the_5k_subset(server, cache
     with pytest.raises(RuntimeError, match='subset="5k"') as info:
         load_mnist(subset="full")
     assert "404" in str(info.value)
+
+
+def test_the_cache_key_hashes_the_content_of_the_csv_not_its_length(tmp_path, monkeypatch):
+    one, two = tmp_path / "one.csv.gz", tmp_path / "two.csv.gz"
+    one.write_bytes(b"a" * 100)
+    two.write_bytes(b"b" * 100)                                 # the same length, other content
+    monkeypatch.setattr(data, "_csv_path", lambda: one)
+    key_one = data._cache_key()
+    monkeypatch.setattr(data, "_csv_path", lambda: two)
+    assert data._cache_key() != key_one
+
+
+def test_the_cache_key_reads_an_unchanged_csv_once_per_process(tmp_path, monkeypatch):
+    source = tmp_path / "same.csv.gz"
+    source.write_bytes(b"c" * 100)
+    reads = []
+
+    class Counting(type(source)):
+        def read_bytes(self):
+            reads.append(1)
+            return super().read_bytes()
+
+    monkeypatch.setattr(data, "_csv_path", lambda: Counting(source))
+    first = data._cache_key()
+    assert data._cache_key() == first and len(reads) == 1
+    os.utime(source, ns=(1, 1))                                 # touched: hashed again
+    assert data._cache_key() == first and len(reads) == 2

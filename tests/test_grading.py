@@ -280,9 +280,13 @@ def course(isolated, tmp_path_factory):
     answer = next(c for c in looping.cells if grade_id(c) == "solution")
     answer.source = "while True:  # never ends, so `square` is never defined\n    pass\n" + answer.source
     honest = read(root / "source" / LOOP / f"{LOOP}.ipynb")
-    hand_in(root, LOOP, {"student1_loops": looping, "student2_honest": honest})
-    # 2 s per cell: the cells of this notebook take microseconds, so only the loops can reach the limit.
-    return root, grading.autograde(root, [LOOP], timeout=2)
+    sleeping = read(root / "source" / LOOP / f"{LOOP}.ipynb")  # cells each under the per-cell limit, adding up
+    at = next(n for n, c in enumerate(sleeping.cells) if grade_id(c) == "solution")
+    sleeping.cells[at:at] = [nbformat.v4.new_code_cell("import time\ntime.sleep(1.5)") for _ in range(4)]
+    hand_in(root, LOOP, {"student0_sleeps": sleeping, "student1_loops": looping, "student2_honest": honest})
+    # 2 s per cell and 4 s per notebook: the cells of this notebook take microseconds, so only the loop and the
+    # sleeps can reach the limits.
+    return root, grading.autograde(root, [LOOP], timeout=2, notebook_timeout=4)
 
 
 def grades(root: Path, assignment: str, student: str) -> dict:
@@ -389,6 +393,41 @@ def test_an_infinite_loop_is_stopped_by_the_time_limit_and_the_others_still_grad
     assert errors[2:] == [["NameError"], ["NameError"]], "the test cells still ran, after the interrupted one"
 
 
+def test_a_notebook_whose_cells_add_up_past_its_wall_clock_limit_is_stopped(course):
+    root, scores = course
+    assert scores[(LOOP, "student0_sleeps")] == (0.0, 2.0)
+    graded = read(root / "autograded" / "student0_sleeps" / LOOP / f"{LOOP}.ipynb")
+    notes = [o.get("text", "") for c in graded.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert any("[grader] not run: the notebook's time limit (4 s) was reached" in n for n in notes), notes
+
+
+def test_feedback_shows_verdicts_but_never_the_hidden_tests(course):
+    root, _ = course
+    assert grading.main(["feedback", str(root), LOOP]) == 0
+    pages = sorted((root / "feedback").glob(f"*/{LOOP}/{LOOP}.html"))
+    assert len(pages) == 3
+    for page in pages:
+        html = page.read_text()
+        assert "square(3)" in html and "[grader]" in html
+        assert "square(-2)" not in html and "HIDDEN TESTS" not in html, f"{page}: a hidden test leaked"
+
+
+def test_a_timeout_below_what_the_reference_needs_is_refused_up_front(course, capsys):
+    root, _ = course
+    ref = root / "references" / LOOP / f"{LOOP}.json"
+    data = json.loads(ref.read_text())
+    ref.write_text(json.dumps(dict(data, slowest_cell_seconds=4.2)))
+    try:
+        before = sorted(p.stat().st_mtime for p in (root / "autograded").rglob("*.ipynb"))
+        assert grading.main(["autograde", str(root), LOOP, "--timeout", "3"]) == 2
+        err = capsys.readouterr().err
+        assert "--timeout 3 is below what the instructor's own solution needs" in err and "--timeout 9" in err
+        assert "Traceback" not in err
+        assert sorted(p.stat().st_mtime for p in (root / "autograded").rglob("*.ipynb")) == before
+    finally:
+        ref.write_text(json.dumps(data))
+
+
 def test_export_csv_after_manual_grading(course, tmp_path):
     """The teacher grades the written answers (the instructor's model answers get full points) and exports."""
     from nbgrader.api import Gradebook
@@ -404,10 +443,11 @@ def test_export_csv_after_manual_grading(course, tmp_path):
             for r in csv.DictReader((tmp_path / "grades.csv").open())}
     total = sum(announced_points(read(ASSIGNMENTS_DIR / n / f"{n}.ipynb"))[0] for n in ASSIGNMENTS)
     handed_in = {(CLASS, "instructor"): (total, total), (CLASS, "untouched"): (0.0, total),
-                 (LOOP, "student1_loops"): (0.0, 2.0), (LOOP, "student2_honest"): (2.0, 2.0)}
+                 (LOOP, "student0_sleeps"): (0.0, 2.0), (LOOP, "student1_loops"): (0.0, 2.0),
+                 (LOOP, "student2_honest"): (2.0, 2.0)}
     assert {key: rows[key] for key in handed_in} == handed_in
     # nbgrader also lists every student for every released assignment; what was not handed in scores 0
-    assert len(rows) == (len(ASSIGNMENTS) + 2) * 4 and all(rows[k][0] == 0 for k in rows.keys() - handed_in)
+    assert len(rows) == (len(ASSIGNMENTS) + 2) * 5 and all(rows[k][0] == 0 for k in rows.keys() - handed_in)
 
 
 def test_collect_refuses_an_assignment_that_was_never_released(tmp_path):

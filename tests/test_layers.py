@@ -178,3 +178,10 @@ def test_summary_of_a_layer_without_parameters_is_a_table_not_a_stopiteration():
     assert s.total_params == 0 and s.total_macs == 0
     assert s.rows == [{"layer": "(the model itself)", "type": "ReLU", "output": (1, 4, 4), "params": 0, "macs": 0}]
     assert summary(nn.MaxPool2d(2), (3, 8, 8)).rows[0]["output"] == (3, 4, 4)
+
+
+def test_dropout_with_p_of_the_wrong_kind_is_a_type_error():
+    with pytest.raises(TypeError, match="p must be a number"):
+        dropout(torch.ones(3), p="0.5")
+    with pytest.raises(ValueError, match=r"p must be in \[0.0, 1.0\)"):
+        dropout(torch.ones(3), p=1.0)

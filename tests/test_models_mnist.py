@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from cnnbook.models import AlchemyNet, KerasCNN, LeNet5, PhilosopherStone, SmallCNN
+from cnnbook.models import AlchemyNet, KerasCNN, LeNet5, PhilosopherStone, SmallCNN, tiny_cnn
 
 
 def n_params(model: nn.Module) -> int:
@@ -99,6 +99,29 @@ def test_smallcnn_rejects_bad_channels_and_bad_inputs_with_a_fix():
         SmallCNN(dropout=1.0)
     with pytest.raises(ValueError, match=r"images\[:1\]"):
         SmallCNN().activations(torch.rand(1, 28, 28))
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_tiny_cnn_with_and_without_pooling_has_equal_parameters_and_maps(batch_norm):
+    pooled, strided = tiny_cnn(8, pooling=True, batch_norm=batch_norm), tiny_cnn(8, pooling=False, batch_norm=batch_norm)
+    count = lambda m: sum(p.numel() for p in m.parameters())
+    expected = (1 * 9 + 1) * 8 + (8 * 9 + 1) * 16 + (144 + 1) * 10 + (2 * (8 + 16) if batch_norm else 0)
+    assert count(pooled) == count(strided) == expected
+    x = torch.rand(5, 1, 14, 14)
+    assert pooled(x).shape == strided(x).shape == (5, 10)
+    assert pooled[:-1](x).shape == strided[:-1](x).shape == (5, 144)   # same flattened features
+
+
+def test_tiny_cnn_places_dropout_before_the_linear_layer_and_validates():
+    net = tiny_cnn(4, dropout=0.5)
+    assert isinstance(net[-2], nn.Dropout) and net[-2].p == 0.5
+    with pytest.raises(ValueError, match="dropout"):
+        tiny_cnn(4, dropout=1.0)
+    with pytest.raises(ValueError, match="channels"):
+        tiny_cnn(0)
+    with pytest.raises(TypeError, match="dropout must be a number"):
+        tiny_cnn(4, dropout="0.5")
+
 
 
 def test_networks_do_not_import_training_or_data():

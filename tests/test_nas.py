@@ -2,8 +2,6 @@
 
 import pytest
 import torch
-
-from cnnbook.train import recalibrate_batchnorm
 import torch.nn as nn
 
 from cnnbook import nas
@@ -178,21 +176,6 @@ def test_equivariance_error_checks_shapes_with_a_hint():
         equivariance_error(lambda t: t, x, 1.5, 1)
 
 
-def test_recalibrate_batchnorm_sets_the_statistics_of_the_data_and_keeps_the_weights():
-    torch.manual_seed(0)
-    model = vgg_style([3], batch_norm=True)
-    x = torch.randn(40, 1, 6, 6) * 2 + 1
-    weights = [p.clone() for p in model.parameters()]
-    recalibrate_batchnorm(model, x, batch_size=40)
-    with torch.no_grad():
-        z = model[0](x)                                     # the conv output the BatchNorm normalises
-    bn = model[1]
-    assert torch.allclose(bn.running_mean, z.mean((0, 2, 3)), atol=1e-5)
-    assert torch.allclose(bn.running_var, z.var((0, 2, 3), unbiased=True), rtol=1e-4)
-    assert bn.momentum == 0.1 and not model.training
-    assert all(torch.equal(a, b) for a, b in zip(weights, model.parameters()))
-
-
 # ---------------------------------------------------------------------------- the chapter's figure
 def test_plot_mean_and_spread_draws_mean_and_sample_std_and_needs_two_seeds():
     import matplotlib
@@ -208,3 +191,52 @@ def test_plot_mean_and_spread_draws_mean_and_sample_std_and_needs_two_seeds():
     plt.close(fig)
     with pytest.raises(ValueError, match="seeds"):
         viz.plot_mean_and_spread([100, 200], {"a": [[1.0, 3.0]]}, "x", "y")
+
+
+def test_balanced_subset_takes_n_of_every_class_and_offsets_never_overlap():
+    y = torch.arange(10).repeat_interleave(30)  # sorted by class, like the embedded split
+    x = torch.arange(300).float().view(300, 1, 1, 1)  # each image remembers its index
+    xa, ya = nas.balanced_subset((x, y), 5, offset=0, seed=1)
+    xb, yb = nas.balanced_subset((x, y), 5, offset=5, seed=1)
+    assert torch.equal(torch.bincount(ya, minlength=10), torch.full((10,), 5))
+    assert torch.equal(y[xa.flatten().long()], ya)  # images and labels stay paired
+    assert not set(xa.flatten().tolist()) & set(xb.flatten().tolist())
+    assert (ya[:10] != ya[0]).any()  # shuffled, not class after class
+    with pytest.raises(ValueError, match="cannot take"):
+        nas.balanced_subset((x, y), 20, offset=20)
+
+
+def test_balanced_subset_rejects_a_negative_offset_and_the_wrong_kinds():
+    y = torch.arange(10).repeat_interleave(30)
+    x = torch.zeros(300, 1, 1, 1)
+    with pytest.raises(ValueError, match="offset must be an int >= 0"):
+        nas.balanced_subset((x, y), 5, offset=-5)  # was: classes' last examples, silently
+    with pytest.raises(TypeError, match="n_per_class|per_class must be an int"):
+        nas.balanced_subset((x, y), 2.5)
+    with pytest.raises(TypeError, match="pair"):
+        nas.balanced_subset(x, 5)
+
+
+def test_the_cache_key_includes_the_device(monkeypatch):
+    data, cache = _toy_data(), {}
+    c = {"depth": 1, "width": 2, "kernel": 3}
+    nas.evaluate_candidate(c, data, data, 2, cache=cache, device="cpu", batch_size=16)
+    [key] = cache
+    assert "cpu" in key                                # a GPU run of the same candidate is another evaluation
+    cache[key] = -1.0
+    assert nas.evaluate_candidate(c, data, data, 2, cache=cache, device="cpu", batch_size=16) == -1.0
+    assert nas.evaluate_candidate(c, data, data, 2, cache=cache, device=None, batch_size=16) == -1.0  # None = CPU
+
+
+def test_evaluate_candidate_never_seeds_cuda_on_the_cpu_and_leaves_the_caller_rng(cuda_seed_calls):
+    data = _toy_data()
+    state = torch.get_rng_state()
+    nas.evaluate_candidate({"depth": 1, "width": 2, "kernel": 3}, data, data, 2, batch_size=16)
+    assert cuda_seed_calls == [] and torch.equal(torch.get_rng_state(), state)
+
+
+def test_search_space_is_read_only_and_extends_by_copy():
+    with pytest.raises(TypeError):
+        nas.SEARCH_SPACE["depth"] = (9,)
+    bigger = dict(nas.SEARCH_SPACE, batch_norm=(True, False))
+    assert len(nas.all_candidates(bigger)) == 2 * len(nas.all_candidates())

@@ -194,3 +194,10 @@ def test_facenet_rejects_colour_and_too_small_images():
         FaceNet()(torch.zeros(1, 1, 20, 20))
     with pytest.raises(ValueError, match="width"):
         FaceNet(width=0)
+
+
+def test_augment_of_a_nested_list_is_a_type_error():
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        augment([[0.0]], torch.Generator())
+    with pytest.raises(TypeError, match="flip must be True or False"):
+        augment(torch.zeros(1, 1, 8, 8), torch.Generator(), flip="yes")

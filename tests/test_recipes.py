@@ -86,3 +86,14 @@ def test_train_face_net_is_seeded_leaves_global_rng_alone_and_beats_chance(one_t
         assert torch.equal(model.heat_map(image), again.heat_map(image))
     with pytest.raises(ValueError, match="seed"):
         train_face_net(seed=-1)
+
+
+def test_recipes_seed_through_seeded_and_never_seed_cuda_on_the_cpu(cuda_seed_calls):
+    from cnnbook.recipes import _seeded
+
+    state = torch.get_rng_state()
+    with _seeded(3, torch.device("cpu")):
+        a = torch.rand(2)
+    with _seeded(3, torch.device("cpu")):
+        assert torch.equal(torch.rand(2), a)
+    assert cuda_seed_calls == [] and torch.equal(torch.get_rng_state(), state)

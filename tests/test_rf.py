@@ -286,3 +286,58 @@ def test_explorer_shows_the_hand_computed_field_of_the_chosen_unit():
     assert "unit (1, 1) sees rows 1..22, columns 1..22" in out.outputs[0]["text"]
     layer.value = "0.0"                          # first convolution: 3×3 around the unit, 28 units per row
     assert row.max == 27 and "unit (1, 1) sees rows 0..2" in out.outputs[0]["text"]
+
+
+class SubtractsItsConvolution(nn.Module):
+    """y = x - conv(x): a high-pass block; on ones the positive twin's branches would cancel."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 1, 3, padding=1)
+
+    def forward(self, x):
+        return x - self.conv(x)
+
+
+def test_empirical_receptive_field_of_a_block_that_subtracts_its_convolution():
+    model = nn.Sequential(SubtractsItsConvolution(), nn.Conv2d(1, 1, 3))
+    field = rf.empirical_receptive_field(model, 11)      # was IndexError: every gradient cancelled
+    assert field.size == rf.receptive_field(model, 11).size == (5, 5)
+
+
+def test_empirical_receptive_field_where_no_pixel_reaches_the_unit_is_a_clear_error():
+    class Constant(nn.Module):
+        def forward(self, x):
+            return x[:, :, :1, :1] * 0.0 + 1.0
+
+    with pytest.raises(ValueError):
+        rf.empirical_receptive_field(Constant(), 4)
+
+
+def test_effective_receptive_field_never_seeds_cuda_on_the_cpu_and_leaves_the_caller_rng(cuda_seed_calls):
+    net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.Conv2d(2, 1, 3, padding=1))
+    state = torch.get_rng_state()
+    a = rf.effective_receptive_field(net, 9, n_inits=2, n_inputs=2, seed=4)
+    assert cuda_seed_calls == [] and torch.equal(torch.get_rng_state(), state)
+    assert torch.equal(a.map, rf.effective_receptive_field(net, 9, n_inits=2, n_inputs=2, seed=4).map)
+
+
+def test_effective_receptive_field_runs_where_the_model_is():
+    net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.Conv2d(2, 1, 3, padding=1)).double()
+    seen = []
+    net.register_forward_pre_hook(lambda module, args: seen.append(args[0].device))
+    field = rf.effective_receptive_field(net, 9, n_inits=1, n_inputs=2)
+    assert seen and all(d == next(net.parameters()).device for d in seen) and field.map.device.type == "cpu"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_effective_receptive_field_on_cuda_equals_the_cpu_map_for_uniform_weights():
+    net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.Conv2d(2, 1, 3, padding=1))
+    cpu = rf.effective_receptive_field(net, 9, init="uniform", n_inits=1, n_inputs=2)
+    gpu = rf.effective_receptive_field(net.cuda(), 9, init="uniform", n_inits=1, n_inputs=2)  # was a device error
+    torch.testing.assert_close(gpu.map, cpu.map, atol=1e-5, rtol=1e-4)
+
+
+def test_the_recurrence_step_is_the_module_formula():
+    assert rf.step(1, 1, 0.0, 3, 2, 1) == (3, 2, 0.0)
+    assert rf.step(3, 2, 0.0, 3, 1, 0) == (7, 2, 2.0)

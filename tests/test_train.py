@@ -7,9 +7,10 @@ import pytest
 import torch
 import torch.nn as nn
 
-from cnnbook import nas
+from cnnbook.models import vgg_style
 from cnnbook.randomness import seeded
-from cnnbook.train import confusion_matrix, default_device, evaluate, fit, loss_and_accuracy, predict
+from cnnbook.train import (confusion_matrix, default_device, evaluate, fit, loss_and_accuracy, predict,
+                           recalibrate_batchnorm)
 
 HISTORY_KEYS = {"epoch", "steps", "loss", "train_acc", "test_acc", "seconds", "losses"}
 
@@ -314,15 +315,26 @@ def test_default_device_is_one_tensors_can_be_made_on(monkeypatch):
     assert default_device() == torch.device("cpu")
 
 
-# ----------------------------------------------------------------------------- balanced_subset (nas.py)
-def test_balanced_subset_takes_n_of_every_class_and_offsets_never_overlap():
-    y = torch.arange(10).repeat_interleave(30)  # sorted by class, like the embedded split
-    x = torch.arange(300).float().view(300, 1, 1, 1)  # each image remembers its index
-    xa, ya = nas.balanced_subset((x, y), 5, offset=0, seed=1)
-    xb, yb = nas.balanced_subset((x, y), 5, offset=5, seed=1)
-    assert torch.equal(torch.bincount(ya, minlength=10), torch.full((10,), 5))
-    assert torch.equal(y[xa.flatten().long()], ya)  # images and labels stay paired
-    assert not set(xa.flatten().tolist()) & set(xb.flatten().tolist())
-    assert (ya[:10] != ya[0]).any()  # shuffled, not class after class
-    with pytest.raises(ValueError, match="cannot take"):
-        nas.balanced_subset((x, y), 20, offset=20)
+# ----------------------------------------------------------------------------- recalibrate_batchnorm
+def test_recalibrate_batchnorm_sets_the_statistics_of_the_data_and_keeps_the_weights():
+    torch.manual_seed(0)
+    model = vgg_style([3], batch_norm=True)
+    x = torch.randn(40, 1, 6, 6) * 2 + 1
+    weights = [p.clone() for p in model.parameters()]
+    recalibrate_batchnorm(model, x, batch_size=40)
+    with torch.no_grad():
+        z = model[0](x)                                     # the conv output the BatchNorm normalises
+    bn = model[1]
+    assert torch.allclose(bn.running_mean, z.mean((0, 2, 3)), atol=1e-5)
+    assert torch.allclose(bn.running_var, z.var((0, 2, 3), unbiased=True), rtol=1e-4)
+    assert bn.momentum == 0.1 and not model.training
+    assert all(torch.equal(a, b) for a, b in zip(weights, model.parameters()))
+
+
+def test_recalibrate_batchnorm_without_batchnorm_returns_the_model_in_eval_mode():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 2)).train()
+    assert recalibrate_batchnorm(model, torch.zeros(3, 1, 2, 2)) is model  # was StopIteration-free only with BN
+    assert not model.training
+    assert recalibrate_batchnorm(nn.ReLU(), torch.zeros(3, 1, 2, 2)) is not None  # no parameters at all
+    with pytest.raises(TypeError, match="floating-point images"):
+        recalibrate_batchnorm(model, torch.zeros(3, 1, 2, 2, dtype=torch.long))

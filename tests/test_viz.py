@@ -230,3 +230,40 @@ def test_plot_kernel_responses_lays_out_images_by_kernels_with_signed_colours():
     assert panels[5].images[0].get_clim() == pytest.approx((-lim, lim))
     with pytest.raises(ValueError, match="must map every image name"):
         viz.plot_kernel_responses(images, {"a": {"digit": torch.zeros(3, 3)}})
+
+
+# ----------------------------------------------------------------------------- chapter 3b's figures (cnnbook.viz)
+def test_plot_trajectories_draws_one_line_per_optimiser_and_refuses_no_paths():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cnnbook import viz
+
+    xs, ys = torch.linspace(-1, 1, 5), torch.linspace(-1, 1, 4)
+    surface = (xs[None, :] ** 2 + ys[:, None] ** 2) + 0.1
+    paths = {"a": torch.tensor([[1.0, 1.0], [0.5, 0.2]]), "b": torch.tensor([[1.0, 1.0], [0.0, 0.0]])}
+    fig = viz.plot_trajectories(xs, ys, surface, paths, title="t")
+    labels = [line.get_label() for line in fig.axes[0].get_lines()]
+    assert "a" in labels and "b" in labels and "start" in labels and fig.axes[0].get_xlabel()
+    plt.close(fig)
+    with pytest.raises(ValueError, match="non-empty dict"):
+        viz.plot_trajectories(xs, ys, surface, {})
+
+
+def test_plot_seed_bars_marks_the_means_with_one_panel_per_entry():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cnnbook import viz
+
+    fig = viz.plot_seed_bars({"accuracy (%)": {"x": [1.0, 2.0, 3.0], "y": [4.0, 4.0, 4.0]}, "gap": {"x": [0.0, 2.0]}})
+    assert len(fig.axes) == 2
+    means = [line.get_ydata()[0] for line in fig.axes[0].get_lines() if line.get_marker() == "D"]
+    assert means == pytest.approx([2.0, 4.0]) and fig.axes[0].get_ylabel() == "accuracy (%)"
+    plt.close(fig)
+    with pytest.raises(ValueError, match="panels"):
+        viz.plot_seed_bars({"accuracy": {}})

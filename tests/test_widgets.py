@@ -119,3 +119,8 @@ def test_depth_explorer_counts_parameters_and_leaves_the_global_rng_alone(digits
 def test_image_explorers_reject_anything_but_one_float_image(bad):
     with pytest.raises(ValueError, match=r"images\[0, 0\]"):
         widgets.conv_explorer(bad)
+
+
+def test_depth_explorer_never_seeds_cuda_on_the_cpu(digits, cuda_seed_calls):
+    widgets.depth_explorer(torch.nn.functional.avg_pool2d(digits[0], 2)[:8], digits[1][:8])
+    assert cuda_seed_calls == []

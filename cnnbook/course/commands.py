@@ -233,7 +233,9 @@ def collect(course, assignment: str, submissions) -> tuple[list[str], list[str]]
         shown = ascii(entry.name) if not entry.name.isprintable() else repr(entry.name)
         info = entry.lstat()
         if entry.name.startswith("."):
-            continue  # .DS_Store, .ipynb_checkpoints: not submissions
+            if entry.name != ".ipynb_checkpoints" and (entry.suffix == ".ipynb" or entry.is_dir()):
+                refused.append(f"{shown}: a hidden name cannot be a student id; rename it without the leading '.'")
+            continue  # .DS_Store and the like: not submissions
         if stat.S_ISLNK(info.st_mode):
             refused.append(f"{shown}: a symbolic link, not collected (copy the file itself)")
             continue

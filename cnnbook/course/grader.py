@@ -137,11 +137,15 @@ def _grading_classes():
         def __init__(self, **kw):
             kw.setdefault("kernel_manager_class", SandboxedKernelManager)
             super().__init__(**kw)
+            # a flood of output may still be arriving when the cell replies: drain it (dropped beyond the cap)
+            # for a while, then go on with the next cell instead of failing the whole submission
+            self.iopub_timeout = max(self.iopub_timeout, 15)
+            self.raise_on_iopub_timeout = False
 
         def preprocess(self, nb, resources=None, km=None):
             self.config.SandboxedKernelManager.mode = self.mode
             self._sizes, self._dropped = {"output": 0, "record": 0}, set()
-            self._deadline = time.monotonic() + self.notebook_seconds
+            self._deadline = None  # set when the first cell runs: starting the kernel does not count
             self._locked = False
             self.refused = {}
             if self.mode == "student" and self.course and resources and "nbgrader" in resources:
@@ -175,6 +179,8 @@ def _grading_classes():
 
         def _get_timeout(self, cell):
             timeout = super()._get_timeout(cell)
+            if getattr(self, "_deadline", None) is None:
+                return timeout
             left = max(1, int(self._deadline - time.monotonic()))
             return left if timeout is None else min(timeout, left)
 
@@ -182,6 +188,8 @@ def _grading_classes():
             if hasattr(self.km, "lock_ipc") and not getattr(self, "_locked", False):
                 self.km.lock_ipc()  # the kernel is up: its sockets exist
                 self._locked = True
+            if self._deadline is None:
+                self._deadline = time.monotonic() + self.notebook_seconds
             if cell.cell_type == "code" and cell.source.strip() and time.monotonic() > self._deadline:
                 cell.outputs = [note(f"[grader] not run: the notebook's time limit ({self.notebook_seconds:g} s) "
                                      f"was reached\n")]

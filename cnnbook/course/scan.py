@@ -154,8 +154,11 @@ _MISSING = object()
 
 
 def _object(path: str):
-    """The object a dotted path names (modules imported as needed), or _MISSING."""
+    """The object a dotted path names (modules imported as needed), or _MISSING (also for a path outside
+    `ALLOWED_MODULES`, which is refused whatever it names)."""
     parts = path.split(".")
+    if parts[0] not in ALLOWED_MODULES:  # never import what answers cannot reach anyway
+        return _MISSING
     try:
         obj = importlib.import_module(parts[0])
     except ImportError:
@@ -215,7 +218,7 @@ class _Rules:
             if part.startswith("_") and part not in ALLOWED_DUNDERS:
                 return f"{prefix}: private and dunder attributes are not allowed in answers"
             if part in REFUSED_ATTRIBUTES:
-                return f"{prefix} is not allowed in answers"
+                return f"{prefix} is not allowed in answers{_instead(root)}"
             child = getattr(obj, part, _MISSING)
             if child is _MISSING and isinstance(obj, types.ModuleType):
                 try:

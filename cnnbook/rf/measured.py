@@ -191,7 +191,8 @@ def effective_receptive_field(model: nn.Module, input_size, n_inits: int = 4, n_
     init="uniform": every Conv2d weight = 1/(C_in·k_h·k_w), biases 0, deterministic) the model, in eval mode
     on a deep copy, gets n_inputs inputs x ~ N(0, 1) of shape (in_channels, H, W); the gradient of the centre unit
     (summed over channels) is taken for each input, |·| summed over input channels, averaged, normalised to sum 1.
-    Runs on the model's device (the inputs are drawn on the CPU, then moved); the map is a CPU tensor.
+    Runs on the model's device and in its dtype (the inputs are drawn on the CPU, then moved); the map is
+    a float64 CPU tensor.
     """
     _check_model(model)
     input_size = _validate.pair(input_size, "input_size", 0, "effective_receptive_field", _IMAGE)
@@ -208,7 +209,8 @@ def effective_receptive_field(model: nn.Module, input_size, n_inits: int = 4, n_
     if in_channels is None:
         raise ValueError("the model has no Conv2d to read the number of input channels from; pass in_channels.")
     net = copy.deepcopy(model).eval()
-    device = next((p.device for p in net.parameters()), torch.device("cpu"))
+    first = next(net.parameters(), None)
+    device, dtype = (first.device, first.dtype) if first is not None else (torch.device("cpu"), torch.float32)
     generator = torch.Generator().manual_seed(seed)
     total = torch.zeros(input_size, dtype=torch.float64)
     unit = (theory.output_shape[0] // 2, theory.output_shape[1] // 2)
@@ -225,7 +227,8 @@ def effective_receptive_field(model: nn.Module, input_size, n_inits: int = 4, n_
                         m.weight.fill_(1.0 / m.weight[0].numel())
                         if m.bias is not None:
                             m.bias.zero_()
-        x = torch.randn(n_inputs, in_channels, *input_size, generator=generator).to(device).requires_grad_(True)
+        x = torch.randn(n_inputs, in_channels, *input_size, generator=generator).to(device, dtype)
+        x.requires_grad_(True)
         y = net(x)
         y[:, :, unit[0], unit[1]].sum().backward()
         total += x.grad.abs().sum(1).mean(0).double().cpu()
