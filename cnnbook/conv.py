@@ -202,8 +202,7 @@ def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
     relative to the largest |x| in the image (one pixel of 1e30 leaves errors near 1e21 in outputs whose
     true value is 0). It needs float32 or float64 (the FFT library has no float16 on the CPU).
     """
-    if not isinstance(method, str) or method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
+    _validate.choice(method, "method", METHODS, who="conv2d")
     stride, padding, dilation = _check_args(x, weight, bias, stride, padding, dilation, groups)
     if method == "fft" and x.dtype not in (torch.float32, torch.float64):
         raise TypeError(f"conv2d(method='fft') needs float32 or float64 tensors, got {x.dtype}; call "

@@ -8,12 +8,12 @@ truth. Everything is deterministic given the arguments (own generators; the glob
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import numpy as np
 import torch
 
+from . import _validate
 from .data import SPLITS, load_mnist
 
 CLUTTER_SCALES = ("target", "original")
@@ -58,22 +58,19 @@ def make_localisation_set(n: int, split: str = "train", canvas: int = 64, scale:
     bounding box. Deterministic: the same arguments give the same tensors. split="test" only ever uses
     test digits, so a model trained on the "train" set is scored on digits it has never seen.
     """
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n must be a positive int (number of images), got {n!r}.")
-    if split not in SPLITS:
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}.")
-    lo, hi = scale
-    if not (isinstance(canvas, int) and 8 <= lo <= hi <= canvas):
-        raise ValueError(f"need 8 <= scale[0] <= scale[1] <= canvas, got scale={scale!r}, canvas={canvas!r}; "
+    who = "make_localisation_set"
+    n = _validate.positive_int(n, "n", "number of images", who)
+    _validate.choice(split, "split", SPLITS, who)
+    canvas = _validate.positive_int(canvas, "canvas", "side of the canvas in pixels, e.g. 64", who)
+    lo, hi = _validate.sizes(scale, "scale", 2, who=who, example="(smallest, largest) side of the digit, e.g. (20, 36)")
+    if not 8 <= lo <= hi <= canvas:
+        raise ValueError(f"{who}: need 8 <= scale[0] <= scale[1] <= canvas, got scale={scale!r}, canvas={canvas!r}; "
                          f"the digit must fit on the canvas.")
-    if not isinstance(clutter, int) or isinstance(clutter, bool) or clutter < 0:
-        raise ValueError(f"clutter must be an int >= 0 (fragments per image), got {clutter!r}.")
-    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not math.isfinite(noise) or noise < 0:
-        raise ValueError(f"noise must be a finite number >= 0 (standard deviation of the pixel noise, e.g. "
-                         f"0.05; 0 for none), got {noise!r}.")
-    if clutter_scale not in CLUTTER_SCALES:
-        raise ValueError(f"clutter_scale must be one of {CLUTTER_SCALES}, got {clutter_scale!r}: 'target' "
-                         f"resizes the clutter like the target digit, 'original' keeps its 28-pixel scale.")
+    clutter = _validate.integer(clutter, "clutter", minimum=0, meaning="fragments per image", who=who)
+    _validate.number(noise, "noise", low=0.0, who=who,
+                     meaning="standard deviation of the pixel noise, e.g. 0.05; 0 for none")
+    seed = _validate.integer(seed, "seed", minimum=0, meaning="which data set, e.g. seed=0", who=who)
+    _validate.choice(clutter_scale, "clutter_scale", CLUTTER_SCALES, who)
     digits, digit_labels = load_mnist("5k", split)
     rng = np.random.default_rng([seed, SPLITS.index(split)])  # the two splits never share a random stream
     chosen = rng.choice(len(digits), n, replace=n > len(digits))
@@ -139,14 +136,14 @@ def two_dot_task(n: int, size: int = 16, gap: int = 6, noise: float = 0.1, seed:
     Pixels: 1 at each dot plus Gaussian noise of standard deviation `noise`. Uses its own torch.Generator
     seeded with `seed`; the global random state is untouched.
     """
-    for value, name in ((n, "n"), (size, "size"), (gap, "gap")):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}.")
-    if not 0 < gap < size:
-        raise ValueError(f"gap must be between 1 and size - 1 = {size - 1}, got {gap}.")
-    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not math.isfinite(noise) or noise < 0:
-        raise ValueError(f"noise must be a finite number >= 0 (standard deviation of the pixel noise; 0 for "
-                         f"none), got {noise!r}.")
+    who = "two_dot_task"
+    n = _validate.positive_int(n, "n", "number of images", who)
+    size = _validate.positive_int(size, "size", "side of the images in pixels, e.g. 16", who)
+    gap = _validate.positive_int(gap, "gap", "rows or columns between the dots, e.g. 6", who)
+    if not gap < size:
+        raise ValueError(f"{who}: gap must be between 1 and size - 1 = {size - 1}, got {gap}.")
+    _validate.number(noise, "noise", low=0.0, who=who, meaning="standard deviation of the pixel noise; 0 for none")
+    seed = _validate.integer(seed, "seed", minimum=0, meaning="which data set, e.g. seed=0", who=who)
     g = torch.Generator().manual_seed(seed)
     labels = torch.randint(0, 2, (n,), generator=g)
     row, col = torch.randint(0, size, (n,), generator=g), torch.randint(0, size, (n,), generator=g)

@@ -13,7 +13,6 @@ from captum.attr import LayerGradCam
 
 from cnnbook.cam import (box_from_heatmap, cam, deletion_auc, deletion_curve, grad_cam, iou, localisation_scores,
                          pointing_game, rank_correlation)
-from cnnbook.tasks import make_localisation_set
 from cnnbook.models import GAPNet
 
 
@@ -214,30 +213,6 @@ def test_localisation_scores_perfect_map_scores_one():
     assert scores == {"box accuracy": 1.0, "mean IoU": 1.0, "pointing accuracy": 1.0}
 
 
-def test_localisation_set_is_deterministic_and_consistent():
-    a = make_localisation_set(40, "test", canvas=48, scale=(16, 28), seed=5)
-    b = make_localisation_set(40, "test", canvas=48, scale=(16, 28), seed=5)
-    c = make_localisation_set(40, "test", canvas=48, scale=(16, 28), seed=6)
-    for ta, tb in zip(a, b):
-        assert torch.equal(ta, tb)
-    assert not torch.equal(a.images, c.images)
-    assert a.images.shape == (40, 1, 48, 48) and a.images.dtype == torch.float32
-    assert a.images.min() >= 0 and a.images.max() <= 1
-    assert a.labels.dtype == torch.int64 and a.masks.dtype == torch.bool
-    for box, mask in zip(a.boxes, a.masks):  # the box is exactly the mask's bounding box
-        rows, cols = mask.nonzero(as_tuple=True)
-        assert box.tolist() == [cols.min(), rows.min(), cols.max() + 1, rows.max() + 1]
-        assert 16 * 0.3 <= (box[3] - box[1]) <= 28  # the digit's height follows the scale
-    clean = make_localisation_set(40, "test", canvas=48, scale=(16, 28), clutter=0, noise=0.0, seed=5)
-    outside = torch.ones_like(clean.masks)
-    for n, (x0, y0, x1, y1) in enumerate(clean.boxes.tolist()):
-        outside[n, y0:y1, x0:x1] = False
-    assert clean.images[:, 0][outside].max() <= 0.5, "without clutter, no ink lies outside the target's box"
-    assert (a.images[:, 0][outside] > 0.5).any(), "with clutter, there is ink outside the target's box"
-    with pytest.raises(ValueError, match="fit on the canvas"):
-        make_localisation_set(4, canvas=20, scale=(16, 28))
-
-
 def test_gapnet_has_quarter_resolution_features_and_a_linear_classifier():
     model = GAPNet().eval()
     x = torch.rand(2, 1, 48, 48)
@@ -266,31 +241,6 @@ def test_cam_and_grad_cam_on_nan_images_say_the_images_contain_nan():
     assert "not GAP" not in str(info.value) and "global average" not in str(info.value)
     with pytest.raises(ValueError, match="x contains 1 NaN"):
         grad_cam(model, model.features[-1], x, 0)
-
-
-@pytest.mark.parametrize("noise", [float("nan"), float("inf"), -0.1, True])
-def test_localisation_set_rejects_a_noise_that_is_not_a_finite_non_negative_number(noise):
-    with pytest.raises(ValueError, match=r"noise must be a finite number >= 0.*e\.g\. 0\.05"):
-        make_localisation_set(4, canvas=32, scale=(12, 20), noise=noise)
-
-
-def test_localisation_set_clutter_has_the_targets_stroke_statistics_unless_asked_for_the_original_scale():
-    def saturated_fraction(data):  # share of ink pixels (>= 0.25) that are nearly white, target vs clutter
-        inside = torch.zeros_like(data.masks)
-        for n, (x0, y0, x1, y1) in enumerate(data.boxes.tolist()):
-            inside[n, y0:y1, x0:x1] = True
-        x = data.images[:, 0]
-        return [((x >= 0.9) & region & (x >= 0.25)).sum() / (region & (x >= 0.25)).sum()
-                for region in (inside, ~inside)]
-
-    same = make_localisation_set(200, "test", canvas=40, scale=(14, 24), noise=0.0, seed=1)
-    target, clutter = saturated_fraction(same)
-    assert abs(target - clutter) < 0.05, "clutter resized like the target: same stroke statistics"
-    old = make_localisation_set(200, "test", canvas=40, scale=(14, 24), noise=0.0, seed=1, clutter_scale="original")
-    target, clutter = saturated_fraction(old)
-    assert clutter > target + 0.2, "28-pixel clutter has thicker, whiter strokes than a shrunk target"
-    with pytest.raises(ValueError, match="clutter_scale must be one of"):
-        make_localisation_set(4, canvas=32, scale=(12, 20), clutter_scale="small")
 
 
 def test_grad_cam_and_cam_take_a_numpy_integer_target():

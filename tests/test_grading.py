@@ -202,7 +202,9 @@ def grade_id(cell) -> str | None:
 def concatenate(notebooks: dict):
     """{name: notebook} -> one notebook: per name a `%reset -f` cell, then its cells with grade ids `name-id`."""
     out = nbformat.v4.new_notebook(metadata=dict(next(iter(notebooks.values())).metadata))
-    out.metadata["cnnbook"] = {"forbidden": []}  # one list per assignment; each is tested in test_grading_attacks
+    # one forbidden list per assignment (each is tested in test_scan / test_grading_attacks); what any allows
+    out.metadata["cnnbook"] = {"forbidden": [], "allowed": sorted({a for nb in notebooks.values()
+                                                                  for a in nb.metadata["cnnbook"].get("allowed", [])})}
     for name, nb in notebooks.items():
         reset = nbformat.v4.new_code_cell(f"%reset -f\n# ---- {name}")
         reset.metadata["nbgrader"] = {"grade": False, "grade_id": f"reset-{name}", "locked": True,

@@ -27,6 +27,7 @@ needs_sandbox = pytest.mark.skipif(bool(missing_tools()), reason=f"sandbox tools
 
 STUB_RF = ("def output_size(n, kernel, stride=1, padding=0, dilation=1):\n    return 0\n\n\n"
            "def receptive_field(layers):\n    return [(1, 1) for _ in layers]\n")
+HONEST = "José O'Brien+1"
 ALWAYS_EQUAL = ("class Same(int):\n    def __eq__(self, other):\n        return True\n    __hash__ = int.__hash__\n\n\n"
                 "def output_size(n, kernel, stride=1, padding=0, dilation=1):\n    return Same(0)\n\n\n"
                 "def receptive_field(layers):\n    return [(Same(0), Same(0)) for _ in layers]\n")
@@ -113,33 +114,39 @@ def attacked(tmp_path_factory):
                "try:\n    open(os.path.join(ipc, 'junk'), 'w').write('x')\n    print('ipc writable')\n"
                "except OSError as e:\n    print('ipc refused', type(e).__name__)\n"
                "print('seed offset', os.environ.get('CNNBOOK_SEED_OFFSET'))\n")
+    tree_memory = ("# sandbox probe\nimport subprocess, sys\n"  # 4 children of 1 GiB each: 4 GiB for the tree
+                   "hog = None\nfor child in children:\n    child.wait()\n"
+                   "code = \"import time; b = b'x' * 2**30; time.sleep(3)\"\n"
+                   "kids = [subprocess.Popen([sys.executable, '-c', code]) for _ in range(4)]\n"
+                   "print('tree memory ends', [k.wait() for k in kids])\n")
     honest = ("import sys\nimport time\nimport warnings\nimport math\n" + solution
               + "\n\nstarted = time.perf_counter()\nprint('a note on stderr', file=sys.stderr)\n"
               + "assert math.isclose(time.perf_counter() - started, 0, abs_tol=60)\n" + WARN_IN_TESTS)
+    source_path = str(root / "source" / A4 / (A4 + ".ipynb"))
+    # Attacks the scan refuses: each is one cell after the stub answers, most with the full solution in it, so
+    # one that got through would score. A refused cell is blanked, so together they cost one kernel start.
+    refused = {
+        "rebind_checks": "check_equal = lambda *a, **k: None\n_cnnbook_record = lambda *a, **k: None\n",
+        "patch_grading": "import cnnbook.course.student_checks as c\nc.check_equal = c.equal_problem = lambda *a: None\n",
+        "exec_source": f"exec(open({source_path!r}).read())",
+        "shortcut": "from cnnbook import rf as library\n" + solution,
+        "magic_line": "d = %pwd\nfrom cnnbook.rf import receptive_field\n" + solution,
+        "sys_modules": "import typing\nlib = typing.sys.modules['importlib'].import_module('cnnbook.rf')\n" + solution,
+        "forge_display": "from IPython.display import display\n" + solution,
+        "swallow_errors": "get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)\n" + solution,
+        "unparsable": "x = (\n" + solution,
+    }
+    visible = ("# sandbox probe\nimport os\nfor p in (" + repr(str(ASSIGNMENTS_DIR / A4 / (A4 + ".ipynb"))) + ", "
+               + repr(source_path) + "):\n    print('found' if os.path.exists(p) else 'absent', p)")
     submissions = {
-        "honest_stderr": submission(source, rf=honest),
-        "José O'Brien+1": submission(source, rf=solution),  # an id with Unicode, a space, an apostrophe and +
+        # an id with Unicode, a space, an apostrophe and +; honest idioms, a warning on stderr in the test cells
+        HONEST: submission(source, rf=honest),
         "stub": submission(released, rf=STUB_RF),
-        "rebind_checks": submission(released, rf=STUB_RF + "check_equal = lambda *a, **k: None\n"
-                                    "_cnnbook_record = lambda *a, **k: None\n"),
-        "patch_grading": submission(released, rf=STUB_RF + "import cnnbook.course.student_checks as c\n"
-                                    "c.check_equal = c.equal_problem = lambda *a, **k: None\n"),
         "always_equal": submission(released, rf=ALWAYS_EQUAL),
-        "exec_source": submission(released, rf=STUB_RF, extra_cells=[
-            f"exec(open({str(root / 'source' / A4 / (A4 + '.ipynb'))!r}).read())",
-            "# sandbox probe\nimport os\nfor p in (" + repr(str(ASSIGNMENTS_DIR / A4 / (A4 + '.ipynb'))) + ", "
-            + repr(str(root / 'source' / A4 / (A4 + '.ipynb'))) + "):\n    print('found' if os.path.exists(p) else 'absent', p)"]),
-        "shortcut": submission(source, rf="from cnnbook import rf as library\n" + solution),
-        "magic_line": submission(source, rf="d = %pwd\nfrom cnnbook.rf import receptive_field\n" + solution),
-        "sys_modules": submission(source, rf="import typing\nlib = typing.sys.modules['importlib'].import_module("
-                                  "'cnnbook.rf')\n" + solution),
-        "forge_display": submission(released, rf=STUB_RF + "from IPython.display import display\n"),
-        "swallow_errors": submission(released, rf=STUB_RF + "import IPython\n"
-                                     "get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)\n"),
-        "tamper": submission(released, rf=STUB_RF, extra_cells=["# sandbox probe\n" + tamper,
-                                                                 "# sandbox probe\n" + resources]),
-        "flood": submission(released, rf=STUB_RF, extra_cells=[flood, updates]),
-        "scratch": submission(released, rf=STUB_RF, extra_cells=[scratch]),
+        "refused": submission(released, rf=STUB_RF, extra_cells=[f"# attack {k}\n" + v for k, v in refused.items()]),
+        "probes": submission(released, rf=STUB_RF, extra_cells=[
+            "# sandbox probe\n" + tamper, "# sandbox probe\n" + resources, tree_memory, visible, scratch, updates,
+            flood]),
     }
     original_scan = grader.refused_cells
     mp.setattr(grader, "refused_cells", lambda nb, *a, **k: {
@@ -149,7 +156,7 @@ def attacked(tmp_path_factory):
     for student, nb in submissions.items():
         nbformat.write(nb, inbox / f"{student}.ipynb")
     assert course_cli.main(["collect", str(root), A4, str(inbox)]) == 0
-    assert (root / "submitted" / "José O'Brien+1" / A4).is_dir()
+    assert (root / "submitted" / HONEST / A4).is_dir()
     outside = {"source": snapshot(root / "source"), "release": snapshot(root / "release"),
                "home": snapshot(home), "submitted": snapshot(root / "submitted")}
     started = time.time()
@@ -157,7 +164,7 @@ def attacked(tmp_path_factory):
     scores = course_cli.autograde(root, [A4], timeout=60)
     time.sleep(4)  # give a detached process the time to try
     yield {"root": root, "scores": scores, "outside": outside, "home": home, "canary": canary,
-           "seconds": time.time() - started, "others_before": others_before}
+           "seconds": time.time() - started, "others_before": others_before, "refused": list(refused)}
     mp.undo()
 
 
@@ -174,19 +181,16 @@ def auto_scores(root, student) -> float:
 
 
 @needs_sandbox
-def test_a_correct_answer_that_warns_on_stderr_earns_every_autograded_point(attacked):
+def test_a_correct_answer_with_honest_idioms_and_an_unusual_id_earns_every_autograded_point(attacked):
     root = attacked["root"]
-    graded = autograded(root, "honest_stderr")
+    graded = autograded(root, HONEST)
     tests = [c for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"]
     assert any(o.get("name") == "stderr" for c in tests for o in c.get("outputs", [])), "no stderr in a test cell"
-    assert auto_scores(root, "honest_stderr") == (8.0, 0.0)
-    assert auto_scores(root, "José O'Brien+1") == (8.0, 0.0)
+    assert auto_scores(root, HONEST) == (8.0, 0.0)
 
 
 @needs_sandbox
-@pytest.mark.parametrize("attack", ["rebind_checks", "patch_grading", "always_equal", "exec_source", "shortcut",
-                                    "magic_line", "sys_modules", "forge_display", "swallow_errors", "tamper", "flood",
-                                    "scratch"])
+@pytest.mark.parametrize("attack", ["always_equal", "refused", "probes"])
 def test_an_attack_scores_no_more_than_the_stub_answers(attacked, attack):
     root = attacked["root"]
     stub = auto_scores(root, "stub")
@@ -195,42 +199,43 @@ def test_an_attack_scores_no_more_than_the_stub_answers(attacked, attack):
 
 
 @needs_sandbox
+def test_every_refused_attack_cell_was_blanked_with_its_reasons_and_the_tests_still_ran(attacked):
+    root = attacked["root"]
+    graded = autograded(root, "refused")
+    for name in attacked["refused"]:
+        (cell,) = [c for c in graded.cells if c.source.startswith(f"# attack {name}\n")]
+        assert len(cell.outputs) == 1 and cell.outputs[0]["text"].startswith("[grader] this cell was not run: "), name
+    text = "".join(o.get("text", "") for c in graded.cells for o in c.get("outputs", []))
+    assert "IPython magics" in text and "cannot be read as Python" in text and "typing.sys" in text
+    tests = [c for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"]
+    assert all(c.get("execution_count") for c in tests), "every test cell still runs, on the stub answers"
+
+
+@needs_sandbox
 def test_the_sandbox_keeps_the_course_home_and_tmp_untouched_and_the_gradebook_out_of_reach(attacked):
     root, outside = attacked["root"], attacked["outside"]
     assert snapshot(root / "source") == outside["source"] and snapshot(root / "release") == outside["release"]
     assert snapshot(root / "submitted") == outside["submitted"]
     assert snapshot(attacked["home"]) == outside["home"] and not attacked["canary"].exists()
-    text = "".join(o.get("text", "") for c in autograded(root, "tamper").cells for o in c.get("outputs", []))
+    text = "".join(o.get("text", "") for c in autograded(root, "probes").cells for o in c.get("outputs", []))
     assert "gradebook refused" in text and "refused" in text and "detached process started" in text
-    exec_text = "".join(o.get("text", "") for c in autograded(root, "exec_source").cells for o in c.get("outputs", []))
-    assert "absent" in exec_text and "found" not in exec_text, "an instructor notebook was visible in the sandbox"
-    for student in ("tamper", "honest_stderr", "stub"):  # no manual score was forged, for anyone
+    assert "absent" in text and "found" not in text, "an instructor notebook was visible in the sandbox"
+    for student in ("probes", HONEST, "stub"):  # no manual score was forged, for anyone
         assert auto_scores(root, student)[1] == 0.0
 
 
 @needs_sandbox
 def test_memory_processes_and_output_are_limited(attacked):
     root = attacked["root"]
-    path = root / "autograded" / "flood" / A4 / f"{A4}.ipynb"
+    path = root / "autograded" / "probes" / A4 / f"{A4}.ipynb"
     assert path.stat().st_size < 20 * 2**20, f"graded notebook is {path.stat().st_size / 2**20:.0f} MiB"
     text = "".join(o.get("text", "") for c in nbformat.read(path, as_version=4).cells for o in c.get("outputs", []))
     assert "dropped]" in text
-    text = "".join(o.get("text", "") for c in autograded(root, "tamper").cells for o in c.get("outputs", []))
     assert "3 GiB refused" in text and "fork refused after" in text
-    text = "".join(o.get("text", "") for c in autograded(root, "scratch").cells for o in c.get("outputs", []))
     assert "scratch full after" in text and int(text.split("scratch full after ")[1].split()[0]) <= 256
     assert "ipc refused" in text and "seed offset None" in text
-
-
-@needs_sandbox
-def test_a_refused_cell_is_blanked_with_its_reasons_and_the_other_tests_still_score(attacked):
-    root = attacked["root"]
-    graded = autograded(root, "magic_line")
-    rf = next(c for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "rf")
-    assert rf.outputs[0]["text"].startswith("[grader] this cell was not run: IPython magics") and "cnnbook" in \
-        rf.outputs[0]["text"]
-    assert not any(o.get("output_type") == "error" for c in graded.cells for o in c.get("outputs", [])
-                   if c.metadata.get("nbgrader", {}).get("grade_id") == "rf")
+    ends = eval(text.split("tree memory ends ")[1].split("\n")[0])
+    assert ends.count(0) <= 2 and -9 in ends, f"the tree held more than 3 GiB: {ends}"
 
 
 def test_static_scan_catches_the_shortcut_bypasses_of_every_assignment():

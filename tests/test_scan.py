@@ -95,6 +95,8 @@ BYPASSES = {  # idea -> code (each must be refused, with a1's forbidden list: co
     "open a file": "text = open('/etc/passwd').read()",
     "private attribute": "x._version",
     "object.__getattribute__": "f = object.__getattribute__(F, 'conv2d')",
+    "typing evaluates a string": "import typing\n\n\ndef f(x: \"__import__('os')\"):\n    pass\n\n\n"
+                                 "os = typing.get_type_hints(f)['x']",
 }
 
 HONEST = {  # idiom -> code (each must pass)
@@ -133,6 +135,9 @@ HONEST = {  # idiom -> code (each must pass)
     "random seed of one's own": "import random\nrandom.seed(0)\nk = random.randint(1, 3)",
     "isinstance and type": "ok = isinstance(x, torch.Tensor) and type(3) is int",
     "if __name__": "if __name__ == '__main__':\n    print('run')",
+    "attribute names a library also uses": "class Conv:\n    def __init__(self, kernel, ops):\n"
+                                           "        self.kernel, self.ops = kernel, ops\n\n\n"
+                                           "n = sum(1 for m in torch.nn.Sequential().modules())",
 }
 
 

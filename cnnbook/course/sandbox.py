@@ -22,9 +22,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +45,7 @@ def sandbox_uid() -> int:
 class Limits:
     """Resource limits of one sandboxed kernel."""
 
-    memory_mb: int = 3072  # address space of each process (torch alone maps about 0.7 GiB)
+    memory_mb: int = 3072  # address space of each process (torch alone maps about 0.7 GiB), and of the whole tree
     processes: int = 24  # processes + threads of the sandbox user (an ipykernel with torch uses ~10)
     cpu_seconds: int = 900  # CPU time of the kernel process, all cells together
     file_mb: int = 64  # largest file the kernel may write
@@ -122,6 +126,110 @@ def bwrap_command(command: list[str], private: Path, work: Path, limits: Limits,
     return args + command
 
 
+class TreeMemoryLimit:
+    """The kernel's whole process tree within `limit` bytes of memory, whatever it forks.
+
+    Where the host lets the grader create a memory cgroup (cgroup v1 `memory`, or v2 with the memory
+    controller; CI as root), the kernel's tree runs in one with `limit` (swap included): the host's kernel
+    enforces it on every allocation, however fast. Elsewhere a supervisor thread sums the resident memory of
+    the tree every 20 ms and kills the whole tree beyond `limit`; with each process's address space capped at
+    `limit` as well (prlimit), no single fast allocation can overshoot it."""
+
+    def __init__(self, pid: int, limit: int, poll: float = 0.02):
+        self.pid, self.limit, self.poll = pid, limit, poll
+        self.cgroup: Path | None = None
+        self.killed = False
+        self._stop = threading.Event()
+        self._thread = None
+        try:
+            self.cgroup = self._make_cgroup()
+        except OSError:
+            self.cgroup = None
+        if self.cgroup is None:
+            self._thread = threading.Thread(target=self._watch, daemon=True, name=f"cnnbook-memory-{pid}")
+            self._thread.start()
+
+    @property
+    def method(self) -> str:
+        return f"cgroup {self.cgroup}" if self.cgroup else "supervisor"
+
+    def _make_cgroup(self) -> Path | None:
+        name = f"cnnbook-kernel-{uuid.uuid4().hex[:12]}"
+        v1 = Path("/sys/fs/cgroup/memory")
+        v2 = Path("/sys/fs/cgroup")
+        if (v1 / "memory.limit_in_bytes").is_file() and os.access(v1, os.W_OK):
+            group = v1 / name
+            group.mkdir()
+            (group / "memory.limit_in_bytes").write_text(str(self.limit))
+            if (group / "memory.memsw.limit_in_bytes").is_file():
+                (group / "memory.memsw.limit_in_bytes").write_text(str(self.limit))
+        elif "memory" in (v2 / "cgroup.subtree_control").read_text().split() if (
+                v2 / "cgroup.subtree_control").is_file() else False:
+            group = v2 / name
+            group.mkdir()
+            (group / "memory.max").write_text(str(self.limit))
+            if (group / "memory.swap.max").is_file():
+                (group / "memory.swap.max").write_text("0")
+        else:
+            return None
+        try:
+            (group / "cgroup.procs").write_text(str(self.pid))
+        except OSError:
+            group.rmdir()
+            raise
+        return group
+
+    def _tree(self) -> list[int]:
+        children: dict[int, list[int]] = {}
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                try:
+                    with open(f"/proc/{entry.name}/stat", "rb") as f:
+                        ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
+                except (OSError, ValueError, IndexError):
+                    continue
+                children.setdefault(ppid, []).append(int(entry.name))
+        tree, todo = [], [self.pid]
+        while todo:
+            pid = todo.pop()
+            tree.append(pid)
+            todo.extend(children.get(pid, []))
+        return tree
+
+    @staticmethod
+    def _rss(pid: int) -> int:
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as f:
+                return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            return 0
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.poll):
+            tree = self._tree()
+            if len(tree) == 1 and not os.path.exists(f"/proc/{self.pid}"):
+                return
+            if sum(self._rss(pid) for pid in tree) > self.limit:
+                self.killed = True
+                for pid in reversed(tree):
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except OSError:
+                        continue
+                return
+
+    def close(self) -> None:
+        self._stop.set()
+        if self.cgroup is not None:
+            for _ in range(50):  # the tree is gone a moment after the kernel is
+                try:
+                    self.cgroup.rmdir()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            self.cgroup = None
+
+
 class SandboxedKernelManager(AsyncKernelManager):
     """A kernel manager that starts the kernel inside `bwrap_command`'s sandbox (see the module docstring).
 
@@ -140,6 +248,7 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     _private: str | None = None
     _uid: int = -1
+    _memory: TreeMemoryLimit | None = None
 
     def limits(self) -> Limits:
         return Limits(self.memory_mb, self.processes, self.cpu_seconds, self.file_mb, self.tmp_mb)
@@ -187,7 +296,11 @@ class SandboxedKernelManager(AsyncKernelManager):
             kw = dict(kw, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, cwd=str(private),
                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
             command = bwrap_command(command, private, work, self.limits(), env, self._uid)
-            return await super()._async_launch_kernel(command, **kw)
+            launched = await super()._async_launch_kernel(command, **kw)
+        process = getattr(self.provisioner, "process", None)
+        if process is not None:  # before the kernel's Python has even started: its whole tree is held
+            self._memory = TreeMemoryLimit(process.pid, self.memory_mb * 2**20)
+        return launched
 
     async def _async_interrupt_kernel(self) -> None:
         """Interrupt by message: a signal to the launcher would not reach the kernel in its own session."""
@@ -209,6 +322,9 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
+        if getattr(self, "_memory", None) is not None and not restart:
+            self._memory.close()
+            self._memory = None
         if self._private and not restart:
             shutil.rmtree(self._private, ignore_errors=True)
             self._private = None

@@ -38,8 +38,10 @@ ALLOWED_MODULES = ("torch", "numpy", "math", "itertools", "functools", "collecti
                    "statistics", "typing", "warnings", "time", "sys")
 PUBLIC = "any public name"
 MODULE_ATTRIBUTES = {  # per standard-library module: the attributes answers may reach (sub-attributes after /)
-    "math": PUBLIC, "itertools": PUBLIC, "collections": PUBLIC, "dataclasses": PUBLIC, "statistics": PUBLIC,
-    "typing": PUBLIC,
+    "math": PUBLIC, "itertools": PUBLIC, "collections": PUBLIC, "statistics": PUBLIC,
+    "dataclasses": {"dataclass", "field", "fields", "asdict", "astuple", "replace"},
+    "typing": {"Any", "Callable", "Iterable", "Iterator", "Sequence", "Mapping", "List", "Dict", "Tuple", "Set",
+               "Optional", "Union", "NamedTuple", "TypeVar", "Literal"},  # not get_type_hints: it evaluates strings
     "functools": {"reduce", "partial", "lru_cache", "cache", "wraps", "cached_property", "total_ordering"},
     "random": {"random", "randint", "randrange", "uniform", "choice", "choices", "shuffle", "sample", "seed",
                "gauss", "Random"},
@@ -98,9 +100,9 @@ ALLOWED_DUNDERS = {"__init__", "__call__", "__name__", "__len__", "__getitem__",
                    "__iter__", "__next__", "__enter__", "__exit__", "__eq__", "__str__"}
 REFUSED_ATTRIBUTES = {  # on any value: frames, code, generators, tracebacks, modules, the kernel's plumbing
     "f_globals", "f_locals", "f_back", "f_builtins", "f_code", "f_trace", "gi_frame", "gi_code", "gi_yieldfrom",
-    "cr_frame", "cr_code", "ag_frame", "ag_code", "tb_frame", "tb_next", "co_code", "co_consts", "modules", "sys",
-    "os", "builtins", "importlib", "subprocess", "ctypes", "attrgetter", "methodcaller", "system", "popen", "ops",
-    "session", "pub_thread", "parent_header", "iopub_socket", "iopub_thread", "kernel", "shell", "user_ns",
+    "cr_frame", "cr_code", "ag_frame", "ag_code", "tb_frame", "tb_next", "co_code", "co_consts", "sys", "os",
+    "builtins", "importlib", "subprocess", "ctypes", "attrgetter", "methodcaller", "system", "popen",
+    "session", "pub_thread", "parent_header", "iopub_socket", "iopub_thread", "shell", "user_ns",
     "run_line_magic", "run_cell_magic", "run_cell", "set_custom_exc", "comm_manager", "display_pub",
     "exec_module", "load_module", "spec_from_file_location",
 }
