@@ -249,10 +249,12 @@ def deletion_curve(model: nn.Module, x: torch.Tensor, heatmap, target, steps: in
     if maps.shape != (x.shape[0], *x.shape[-2:]):
         raise ValueError(f"heatmap must be (N, H, W) = {(x.shape[0], *x.shape[-2:])} to match x, got "
                          f"{tuple(maps.shape)}; use upsample=True in cam/grad_cam.")
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}.")
-    if not isinstance(max_fraction, (int, float)) or not 0 < max_fraction <= 1:
-        raise ValueError(f"max_fraction is the largest fraction of pixels deleted, in (0, 1]; got {max_fraction!r}.")
+    steps = _validate.positive_int(steps, "steps", "deletion steps, e.g. 20", "deletion_curve")
+    max_fraction = _validate.number(max_fraction, "max_fraction", low=0.0, high=1.0, who="deletion_curve",
+                                    meaning="the largest fraction of pixels deleted")
+    if max_fraction == 0:
+        raise ValueError("deletion_curve: max_fraction must be in (0, 1] (the largest fraction of pixels deleted), "
+                         "got 0.")
     pixels = maps.shape[-2] * maps.shape[-1]
     order = maps.reshape(len(maps), -1).argsort(dim=1, descending=True, stable=True)
     rank = torch.empty_like(order).scatter_(1, order, torch.arange(pixels).expand_as(order))  # 0 = hottest

@@ -181,8 +181,7 @@ def dropout(x: torch.Tensor, p: float = 0.5, training: bool = True,
     """
     _check_float(x, "x", "dropout")
     p = _check_p(p, "dropout")
-    if not isinstance(training, bool):
-        raise TypeError(f"dropout: training must be True or False, got {training!r} — pass model.training.")
+    training = _validate.flag(training, "training (pass model.training)", "dropout")
     if not training or p == 0:
         return x
     return x * dropout_mask(x, p, generator) / (1 - p)

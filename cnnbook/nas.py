@@ -153,7 +153,9 @@ def successive_halving(train_data, val_data, budget: int, n_candidates: int, eta
     """
     _validate.positive_int(budget, "budget", "the training steps a search may spend, e.g. budget=360")
     pool = all_candidates(space)
-    if not isinstance(n_candidates, int) or not 2 <= n_candidates <= len(pool):
+    n_candidates = _validate.integer(n_candidates, "n_candidates", 2, "candidates in the first round",
+                                     "successive_halving")
+    if n_candidates > len(pool):
         raise ValueError(f"n_candidates must be between 2 and the {len(pool)} candidates of the space, "
                          f"got {n_candidates!r}.")
     rounds = halving_rounds(n_candidates, eta)

@@ -87,19 +87,17 @@ def resize(image: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
 
     size: an int sets the shorter side (aspect ratio kept, the other side rounded), (H, W) sets both.
     """
-    if not isinstance(image, torch.Tensor) or image.dim() not in (3, 4) or not image.is_floating_point():
-        raise ValueError("resize needs a floating-point image (C, H, W) or batch (N, C, H, W), e.g. photo(name).")
+    _validate.tensor(image, "image", "resize", "(C, H, W) or (N, C, H, W), e.g. photo(name)", floating=True)
+    if image.dim() not in (3, 4):
+        raise ValueError(f"resize needs an image (C, H, W) or a batch (N, C, H, W), e.g. photo(name), got shape "
+                         f"{tuple(image.shape)}.")
     h, w = image.shape[-2:]
-    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
-        if size < 1:
-            raise ValueError(f"size must be positive, got {size}.")
+    if _validate.is_int(size):
+        size = _validate.positive_int(size, "size", "the shorter side in pixels", "resize")
         scale = size / min(h, w)
         out = (max(1, round(h * scale)), max(1, round(w * scale)))
-    elif (isinstance(size, (tuple, list)) and len(size) == 2
-          and all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1 for s in size)):
-        out = (int(size[0]), int(size[1]))
     else:
-        raise ValueError(f"size must be a positive int (shorter side) or a pair (H, W) of them, got {size!r}.")
+        out = _validate.pair(size, "size", 1, "resize", "an int (the shorter side) or a pair (H, W)")
     batch = image if image.dim() == 4 else image.unsqueeze(0)
     resized = F.interpolate(batch, size=out, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
     return resized if image.dim() == 4 else resized[0]
@@ -126,10 +124,8 @@ def faces(split: str = "train", seed: int = 0) -> tuple[torch.Tensor, torch.Tens
     seed: which stratified split (the same seed always gives the same three disjoint parts). The faces are
     tight crops of 100 different photographs of people; the non-faces are crops of other scenes.
     """
-    if split not in FACE_SPLITS:
-        raise ValueError(f"split must be one of {FACE_SPLITS}, got {split!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int (it picks the split), got {seed!r}.")
+    _validate.choice(split, "split", FACE_SPLITS, "faces")
+    seed = _validate.integer(seed, "seed", 0, "it picks the split", "faces")
     crops = _skimage_data().lfw_subset()  # (200, 25, 25) float64 in [0, 1]: 100 faces, then 100 non-faces
     labels = np.r_[np.ones(100, dtype=np.int64), np.zeros(100, dtype=np.int64)]
     idx = _split_indices(labels, int(seed))[split]
@@ -189,13 +185,12 @@ def texture_patches(split: str = "train", size: int = 32, stride: int | None = N
     half (rows 0-255), split="test" from its bottom half (rows 256-511), on a grid with step `stride`
     (default: size, i.e. patches do not overlap). With size 32: 8 × 16 = 128 patches per texture and split.
     """
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}.")
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 4 <= size <= 256:
-        raise ValueError(f"size must be an int in [4, 256] (patch side in pixels), got {size!r}.")
+    _validate.choice(split, "split", ("train", "test"), "texture_patches")
+    size = _validate.integer(size, "size", 4, "patch side in pixels", "texture_patches")
+    if size > 256:
+        raise ValueError(f"texture_patches: size must be an int in [4, 256] (patch side in pixels), got {size!r}.")
     stride = size if stride is None else stride
-    if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 1:
-        raise ValueError(f"stride must be a positive int (pixels between patches), got {stride!r}.")
+    stride = _validate.positive_int(stride, "stride", "pixels between patches", "texture_patches")
     images, labels = [], []
     for label, name in enumerate(TEXTURES):
         half = photo(name)[:, :256] if split == "train" else photo(name)[:, 256:]

@@ -157,3 +157,14 @@ def test_patch_embedding_conv_is_one_linear_map_of_non_overlapping_patches():
 def test_tiny_vit_rejects_patch_not_dividing_image():
     with pytest.raises(ValueError, match="multiple"):
         TinyViT(image_size=28, patch_size=5)
+
+
+def test_patch_embedding_and_transformer_block_keep_tokens_by_dim():
+    from cnnbook.models import PatchEmbedding, TransformerBlock
+
+    tokens = PatchEmbedding(patch_size=4, in_channels=1, dim=8)(torch.zeros(2, 1, 8, 12))
+    assert tokens.shape == (2, 6, 8)                            # (8/4)·(12/4) patches
+    block = TransformerBlock(8, heads=2)
+    assert block(tokens).shape == (2, 6, 8)
+    # 2 LayerNorms, attention (Q, K, V and output Linear(8, 8)), MLP 8 -> 16 -> 8
+    assert n_params(block) == 2 * 2 * 8 + 4 * (8 * 8 + 8) + (8 * 16 + 16) + (16 * 8 + 8)

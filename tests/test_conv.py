@@ -303,3 +303,20 @@ def test_im2col_costs_at_most_two_and_a_half_times_torch_on_one_thread(one_threa
         ratios.append(a / max(b, 1e-9))
     print(f"im2col / F.conv2d CPU time, median of 7: {statistics.median(ratios):.2f}")
     assert statistics.median(ratios) <= 2.5, ratios
+
+
+def test_the_kernel_bank_is_one_source_and_every_method_convolves_with_it_like_torch():
+    from cnnbook.conv import METHODS, classic_kernels, kernel_bank
+
+    bank = kernel_bank()
+    for name, kernel in classic_kernels().items():
+        assert torch.equal(kernel, bank[name]) and kernel.shape == (3, 3) and kernel.dtype == torch.float32
+    assert bank["box blur"].sum().item() == pytest.approx(1.0) and bank["sharpen"].sum().item() == 1.0
+    bank["identity"][1, 1] = 7.0                                # a fresh copy each call
+    assert kernel_bank()["identity"][1, 1] == 1.0
+    x = torch.rand(1, 1, 9, 9, generator=torch.Generator().manual_seed(0))
+    w = torch.stack(list(classic_kernels().values()))[:, None]
+    for method in METHODS:
+        torch.testing.assert_close(conv2d(x, w, padding=1, method=method), F.conv2d(x, w, padding=1),
+                                   atol=1e-5, rtol=1e-5)
+    assert torch.allclose(conv2d(x, classic_kernels()["identity"][None, None], padding=1), x)

@@ -364,3 +364,25 @@ def test_the_cache_key_reads_an_unchanged_csv_once_per_process(tmp_path, monkeyp
     assert data._cache_key() == first and len(reads) == 1
     os.utime(source, ns=(1, 1))                                 # touched: hashed again
     assert data._cache_key() == first and len(reads) == 2
+
+
+def test_per_class_indices_takes_each_class_in_the_given_order_after_the_offset():
+    labels = torch.tensor([1, 0, 1, 0, 1, 0, 2, 2])
+    assert data.per_class_indices(labels, 2).tolist() == [1, 3, 0, 2, 6, 7]
+    assert data.per_class_indices(labels, 1, offset=1).tolist() == [3, 2, 7]
+    order = torch.arange(8).flip(0)
+    assert data.per_class_indices(labels, 1, order=order).tolist() == [5, 4, 7]
+    a = data.per_class_indices(labels, 2, generator=torch.Generator().manual_seed(0))
+    assert sorted(a.tolist()) == [0, 1, 2, 3, 6, 7] or len(set(a.tolist())) == 6
+    with pytest.raises(ValueError, match="class 2 has 2 example"):
+        data.per_class_indices(labels, 2, offset=1)
+    with pytest.raises(ValueError, match="offset must be an int >= 0"):
+        data.per_class_indices(labels, 1, offset=-1)
+    with pytest.raises(ValueError, match="permutation"):
+        data.per_class_indices(labels, 1, order=torch.arange(3))
+
+
+def test_the_data_constants_name_the_subsets_splits_and_cache_format():
+    assert data.SUBSETS == ("5k", "full") and data.SPLITS == ("train", "test") and data.CACHE_FORMAT >= 2
+    with pytest.raises(ValueError):
+        load_mnist("small")

@@ -114,3 +114,13 @@ def test_response_correlation_and_top_patches_reject_wrong_shapes_with_a_fix():
         top_patches(torch.rand(3, 2, 2), images, size=2, jump=1, first=0)
     with pytest.raises(ValueError, match="lower k"):
         top_patches(torch.rand(2, 2, 2), images, size=2, jump=1, first=0, k=9)
+
+
+def test_edge_kernels_are_chapter_1s_bank_under_short_names():
+    from cnnbook.conv import kernel_bank
+
+    bank = kernel_bank()
+    ours = edge_kernels()
+    assert list(ours) == ["vertical", "horizontal", "diagonal /", "diagonal \\", "blur"]
+    for short, name in zip(ours, ["vertical edge", "horizontal edge", "diagonal /", "diagonal \\", "box blur"]):
+        assert torch.equal(ours[short], bank[name])

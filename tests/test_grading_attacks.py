@@ -1,8 +1,11 @@
-"""Grading cannot be gamed: the attacks of issue 16, tried through the real commands on the real
-`a4_receptive_fields`, each score no more than the untouched (stub) answers; a correct answer that warns
-on stderr earns full marks; the sandbox keeps the course folder, HOME and /tmp untouched and the
-gradebook out of reach; a flood of output is cut; memory and processes are limited. Plus the static scan
-against the shortcut bypasses, and the course command installed outside the checkout."""
+"""Grading cannot be gamed: the attacks of issues 16 and 25, tried through the real commands on the real
+`a4_receptive_fields`, in three submissions (each costs a kernel start): a correct answer with honest idioms
+by a student whose id has Unicode, a space, an apostrophe and `+` earns full marks; every attack the scan
+refuses sits in one cell of its own after stub answers, and each is blanked while the tests still run;
+always-equal answers and probes of the host's limits (tampering, processes, memory of one process and of
+the whole tree, scratch space, the socket folder, display updates, an output flood) score 0 and leave the
+course folder, HOME and /tmp untouched. Plus the static scan against each assignment's shortcuts, and the
+course command installed outside the checkout."""
 
 import os
 import shutil
@@ -106,14 +109,14 @@ def attacked(tmp_path_factory):
     # through the scan (as if it had a hole) to prove the host's limits hold on their own
     updates = ("# sandbox probe\nfrom IPython.display import display\nh = display('x', display_id=True)\n"
                "for _ in range(300):\n    h.update('y' * 2**20)\n")
-    scratch = ("# sandbox probe\nimport os, ipykernel.connect\nwritten = 0\ntry:\n    with open('big.bin', 'wb') as f:\n"
+    scratch = ("# sandbox probe\nwritten = 0\ntry:\n    with open('big.bin', 'wb') as f:\n"
                "        for _ in range(400):\n            f.write(b'x' * 2**20); f.flush(); written += 1\n"
                "except OSError as e:\n    print('scratch full after', written, 'MiB', type(e).__name__)\n"
-               "os.remove('big.bin')\n"
-               "ipc = os.path.dirname(ipykernel.connect.get_connection_file())\n"
-               "try:\n    open(os.path.join(ipc, 'junk'), 'w').write('x')\n    print('ipc writable')\n"
-               "except OSError as e:\n    print('ipc refused', type(e).__name__)\n"
-               "print('seed offset', os.environ.get('CNNBOOK_SEED_OFFSET'))\n")
+               "import os\nos.remove('big.bin')\n")
+    ipc = ("# sandbox probe\nimport os, sys\nprint('seed offset', os.environ.get('CNNBOOK_SEED_OFFSET'))\n"
+           "folder = os.path.dirname(sys.argv[sys.argv.index('-f') + 1])\n"
+           "try:\n    open(os.path.join(folder, 'junk'), 'w').write('x')\n    print('ipc writable')\n"
+           "except OSError as e:\n    print('ipc refused', type(e).__name__)\n")
     tree_memory = ("# sandbox probe\nimport subprocess, sys\n"  # 4 children of 1 GiB each: 4 GiB for the tree
                    "hog = None\nfor child in children:\n    child.wait()\n"
                    "code = \"import time; b = b'x' * 2**30; time.sleep(3)\"\n"
@@ -135,18 +138,19 @@ def attacked(tmp_path_factory):
         "forge_display": "from IPython.display import display\n" + solution,
         "swallow_errors": "get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)\n" + solution,
         "unparsable": "x = (\n" + solution,
+        "reference_helper": "def receptive_field(layers):\n"
+                            "    return [(measured_receptive_field(layers[:i + 1]), 1) for i in range(len(layers))]",
     }
     visible = ("# sandbox probe\nimport os\nfor p in (" + repr(str(ASSIGNMENTS_DIR / A4 / (A4 + ".ipynb"))) + ", "
                + repr(source_path) + "):\n    print('found' if os.path.exists(p) else 'absent', p)")
     submissions = {
         # an id with Unicode, a space, an apostrophe and +; honest idioms, a warning on stderr in the test cells
         HONEST: submission(source, rf=honest),
-        "stub": submission(released, rf=STUB_RF),
-        "always_equal": submission(released, rf=ALWAYS_EQUAL),
         "refused": submission(released, rf=STUB_RF, extra_cells=[f"# attack {k}\n" + v for k, v in refused.items()]),
-        "probes": submission(released, rf=STUB_RF, extra_cells=[
-            "# sandbox probe\n" + tamper, "# sandbox probe\n" + resources, tree_memory, visible, scratch, updates,
-            flood]),
+        # runtime attacks and probes of the host's limits: always-equal answers, then the probes
+        "probes": submission(released, rf=ALWAYS_EQUAL, extra_cells=[
+            "# sandbox probe\n" + tamper, "# sandbox probe\n" + resources, tree_memory, visible, ipc, scratch,
+            updates, flood]),
     }
     original_scan = grader.refused_cells
     mp.setattr(grader, "refused_cells", lambda nb, *a, **k: {
@@ -190,12 +194,10 @@ def test_a_correct_answer_with_honest_idioms_and_an_unusual_id_earns_every_autog
 
 
 @needs_sandbox
-@pytest.mark.parametrize("attack", ["always_equal", "refused", "probes"])
+@pytest.mark.parametrize("attack", ["refused", "probes"])
 def test_an_attack_scores_no_more_than_the_stub_answers(attacked, attack):
-    root = attacked["root"]
-    stub = auto_scores(root, "stub")
-    assert stub == (0.0, 0.0)
-    assert auto_scores(root, attack) <= stub, f"{attack} raised the score above the stub answers'"
+    """Stub answers score 0 (tests/test_grading.py grades the untouched student versions of every assignment)."""
+    assert auto_scores(attacked["root"], attack) == (0.0, 0.0), f"{attack} scored above the stub answers' 0"
 
 
 @needs_sandbox
@@ -207,6 +209,7 @@ def test_every_refused_attack_cell_was_blanked_with_its_reasons_and_the_tests_st
         assert len(cell.outputs) == 1 and cell.outputs[0]["text"].startswith("[grader] this cell was not run: "), name
     text = "".join(o.get("text", "") for c in graded.cells for o in c.get("outputs", []))
     assert "IPython magics" in text and "cannot be read as Python" in text and "typing.sys" in text
+    assert "measured_receptive_field is the instructor's reference" in text
     tests = [c for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"]
     assert all(c.get("execution_count") for c in tests), "every test cell still runs, on the stub answers"
 
@@ -220,7 +223,7 @@ def test_the_sandbox_keeps_the_course_home_and_tmp_untouched_and_the_gradebook_o
     text = "".join(o.get("text", "") for c in autograded(root, "probes").cells for o in c.get("outputs", []))
     assert "gradebook refused" in text and "refused" in text and "detached process started" in text
     assert "absent" in text and "found" not in text, "an instructor notebook was visible in the sandbox"
-    for student in ("probes", HONEST, "stub"):  # no manual score was forged, for anyone
+    for student in ("probes", HONEST, "refused"):  # no manual score was forged, for anyone
         assert auto_scores(root, student)[1] == 0.0
 
 

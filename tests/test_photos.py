@@ -201,3 +201,11 @@ def test_augment_of_a_nested_list_is_a_type_error():
         augment([[0.0]], torch.Generator())
     with pytest.raises(TypeError, match="flip must be True or False"):
         augment(torch.zeros(1, 1, 8, 8), torch.Generator(), flip="yes")
+
+
+def test_face_labels_name_label_0_and_label_1():
+    from cnnbook.photos import FACE_LABELS
+
+    assert FACE_LABELS == ("non-face", "face")
+    _, labels = faces("test")
+    assert set(labels.tolist()) == {0, 1}

@@ -314,3 +314,30 @@ def test_effective_receptive_field_on_cuda_equals_the_cpu_map_for_uniform_weight
 def test_the_recurrence_step_is_the_module_formula():
     assert rf.step(1, 1, 0.0, 3, 2, 1) == (3, 2, 0.0)
     assert rf.step(3, 2, 0.0, 3, 1, 0) == (7, 2, 2.0)
+
+
+def test_receptive_field_and_the_measured_fields_are_the_documented_types():
+    net = nn.Sequential(nn.Conv2d(1, 1, 3), nn.ReLU(), nn.MaxPool2d(2))
+    exact = rf.receptive_field(net, 16)
+    assert isinstance(exact, rf.ReceptiveField) and exact.size == (4, 4)
+    twin = rf.positive_twin(net, 16)
+    assert twin(torch.ones(1, 1, 16, 16, dtype=torch.float64)).shape == (1, 1, 7, 7)
+    measured = rf.empirical_receptive_field(net, 16)
+    assert isinstance(measured, rf.EmpiricalField) and measured.size == (4, 4)
+    erf = rf.effective_receptive_field(nn.Sequential(nn.Conv2d(1, 1, 3, padding=1)), 9, init="uniform", n_inits=1)
+    assert isinstance(erf, rf.EffectiveField) and erf.theoretical == (3, 3)
+    assert erf.extent(0.3) == (1, 1) and erf.fraction(0.3) == (1 / 3, 1 / 3)  # a flat 3-pixel marginal: 1/3 each
+
+
+def test_every_element_wise_module_keeps_the_field_and_the_lists_are_documented():
+    from cnnbook.rf import calculator
+
+    for module in calculator.ELEMENTWISE_MODULES:
+        layer = module(1) if module in (nn.BatchNorm2d, nn.PReLU) else module()
+        assert rf.receptive_field(nn.Sequential(nn.Conv2d(1, 1, 3), layer), 8).size == (3, 3), module
+    for padding in calculator.PADDING_MODULES:
+        layer = padding(1, 0.0) if padding is nn.ConstantPad2d else padding(1)
+        assert rf.receptive_field(nn.Sequential(layer, nn.Conv2d(1, 1, 3)), 8).size == (3, 3), padding
+    assert {"relu", "sigmoid"} <= calculator.ELEMENTWISE_METHODS and "add" in calculator.MERGE_METHODS
+    assert nn.functional.relu in calculator.ELEMENTWISE_FUNCTIONS and torch.add in calculator.MERGE_FUNCTIONS
+    assert "Conv2d" in calculator.SUPPORTED

@@ -178,3 +178,16 @@ def test_an_assignment_allow_list_opens_only_what_it_names():
     assert scan.scan_cell("y = F.gelu(x)", rules, aliases=aliases)
     assert scan.scan_cell("y = F.conv1d(x, w)", rules, aliases=aliases)
     assert "torch:" in scan.allowed_summary() and "sys: " in scan.allowed_summary()
+
+
+def test_the_instructors_reference_helpers_are_off_limits_to_answers():
+    nb = nbformat.read(A1, as_version=4)
+    helpers = scan.reference_only_sources(nb)
+    assert helpers and "torch_gradients" in scan.defined_names(helpers)
+    answer = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "conv2d_backward")
+    answer.source = "def conv2d_backward(grad_out, x, weight, stride=1, padding=0):\n" \
+                    "    return torch_gradients(x, weight, torch.zeros(weight.shape[0]), grad_out, stride=stride)"
+    refused = scan.refused_cells(nb, scan.forbidden_list(nb), scan.locked_sources(nb), scan.allowed_list(nb), helpers)
+    (problems,) = refused.values()
+    assert "torch_gradients is the instructor's reference" in problems[0]
+

@@ -128,3 +128,9 @@ def test_shiftnet_and_fourier_layer_reject_bad_arguments():
         ShiftNet("local", kernel_size=4)
     with pytest.raises(ValueError, match="size="):
         FourierConv2d(1, 1, (28, 28))(torch.zeros(1, 1, 14, 14))
+
+
+def test_direction_names_follow_the_directions_clockwise_from_up():
+    assert len(signals.DIRECTION_NAMES) == len(signals.DIRECTIONS) == 8
+    assert dict(zip(signals.DIRECTION_NAMES, signals.DIRECTIONS))["right"] == (0, 1)
+    assert dict(zip(signals.DIRECTION_NAMES, signals.DIRECTIONS))["up"] == (-1, 0)

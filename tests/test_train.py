@@ -338,3 +338,11 @@ def test_recalibrate_batchnorm_without_batchnorm_returns_the_model_in_eval_mode(
     assert recalibrate_batchnorm(nn.ReLU(), torch.zeros(3, 1, 2, 2)) is not None  # no parameters at all
     with pytest.raises(TypeError, match="floating-point images"):
         recalibrate_batchnorm(model, torch.zeros(3, 1, 2, 2, dtype=torch.long))
+
+
+def test_fit_takes_every_listed_optimizer():
+    from cnnbook.train import OPTIMIZERS
+
+    assert OPTIMIZERS == ("adam", "adamw", "sgd")
+    for name in OPTIMIZERS:
+        assert len(fit(linear_model(), separable(16), epochs=1, optimizer=name, progress=False)) == 1

@@ -124,3 +124,15 @@ def test_image_explorers_reject_anything_but_one_float_image(bad):
 def test_depth_explorer_never_seeds_cuda_on_the_cpu(digits, cuda_seed_calls):
     widgets.depth_explorer(torch.nn.functional.avg_pool2d(digits[0], 2)[:8], digits[1][:8])
     assert cuda_seed_calls == []
+
+
+def test_wire_draws_once_and_again_whenever_a_control_changes():
+    import ipywidgets
+
+    calls = []
+    slider = ipywidgets.IntSlider(value=1, min=0, max=5)
+    out = ipywidgets.Output()
+    box = widgets.wire([[slider]], lambda *_: calls.append(slider.value), out)
+    assert calls == [1] and box.children[-1] is out
+    slider.value = 3
+    assert calls == [1, 3]

@@ -402,7 +402,7 @@ def check(notebooks, allowed=False) -> dict[str, dict[int, list[str]]]:
     assignment's own, restored when graded) are not scanned."""
     import nbformat
 
-    from .scan import allowed_list, forbidden_list, locked_sources, refused_cells
+    from .scan import allowed_list, forbidden_list, locked_sources, reference_only_sources, refused_cells
 
     out = {}
     for path in notebooks:
@@ -411,7 +411,8 @@ def check(notebooks, allowed=False) -> dict[str, dict[int, list[str]]]:
         except (OSError, ValueError) as error:
             out[str(path)] = {0: [f"cannot be read as a notebook: {error}"]}
             continue
-        refused = refused_cells(nb, forbidden_list(nb), locked_sources(nb), allowed_list(nb))
+        refused = refused_cells(nb, forbidden_list(nb), locked_sources(nb), allowed_list(nb),
+                                reference_only_sources(nb))
         out[str(path)] = {index + 1: problems for index, problems in refused.items()}
     return out
 

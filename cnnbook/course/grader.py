@@ -27,7 +27,7 @@ from pathlib import Path
 
 from . import student_checks as checks
 from .recording import _seed_of, _sha256, record_only
-from .scan import allowed_list, forbidden_list, locked_sources, refused_cells
+from .scan import allowed_list, forbidden_list, locked_sources, reference_only_sources, refused_cells
 
 GRADER_NAMES = ("GradingExecute", "GradeFromRecords")
 
@@ -96,6 +96,7 @@ def build_references(course, assignment: str, timeout: int | None = None, force:
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_text(json.dumps({"source_sha256": _sha256(source), "forbidden": forbidden_list(nb),
                                     "allowed": allowed_list(nb), "locked": sorted(locked_sources(nb)),
+                                    "reference_only": reference_only_sources(nb),
                                     "slowest_cell_seconds": slowest, "cells": cells}))
         written.append(dest)
     return written
@@ -147,13 +148,19 @@ def _grading_classes():
             self._sizes, self._dropped = {"output": 0, "record": 0}, set()
             self._deadline = None  # set when the first cell runs: starting the kernel does not count
             self._locked = False
-            self.refused = {}
+            self.refused, reference_only = {}, set()
             if self.mode == "student" and self.course and resources and "nbgrader" in resources:
                 ref = reference_of(self.course, resources["nbgrader"]["assignment"], resources["nbgrader"]["notebook"])
-                self.refused = refused_cells(nb, ref["forbidden"], set(ref["locked"]), ref.get("allowed", []))
+                reference_only = set(ref.get("reference_only", []))
+                self.refused = refused_cells(nb, ref["forbidden"], set(ref["locked"]), ref.get("allowed", []),
+                                             reference_only)
             originals = []
             for index, cell in enumerate(nb.cells):
                 meta = cell.metadata.get("nbgrader", {})
+                if cell.cell_type == "code" and cell.source in reference_only:  # the grader's reference pass only
+                    originals.append((cell, cell.source))
+                    cell.source = ""
+                    continue
                 if index in self.refused:
                     originals.append((cell, cell.source))
                     cell.source = ""  # not run

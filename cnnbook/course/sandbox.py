@@ -10,8 +10,10 @@ manager whose kernel process starts as `bwrap … setpriv … prlimit … python
   folder is made read-only for the kernel once it has started). Not the
   course folder (source, release, other submissions, gradebook), not the assignments' instructor
   notebooks, not HOME, not the network (own network namespace; the kernel talks over Unix sockets);
-- **limits** (`Limits`): address space, processes + threads, CPU seconds, size of any file written,
-  open files; its own PID namespace, so no process outlives the kernel;
+- **limits** (`Limits`): address space of each process and memory of the whole process tree
+  (`TreeMemoryLimit`: a memory cgroup where one can be made, else a supervisor), processes + threads,
+  CPU seconds, size of any file written, open files, the tmpfs's size; its own PID namespace, so no
+  process outlives the kernel;
 - run as root (a container), the kernel drops to an unprivileged uid of its own inside the sandbox, so
   the process limit counts its processes only and it has no capabilities.
 

@@ -404,24 +404,60 @@ def rules_for(nb) -> _Rules:
     return _Rules(forbidden_list(nb), allowed_list(nb))
 
 
+def reference_only_sources(nb) -> list[str]:
+    """Locked cells the assignment marks (cell metadata `cnnbook.reference_only`) as computing answers: they run
+    in the grader's reference pass only, never in a student's run."""
+    return [c.source for c in nb.cells if c.cell_type == "code" and c.metadata.get("cnnbook", {}).get("reference_only")]
+
+
+def defined_names(sources) -> set[str]:
+    """Names the top level of `sources` defines (functions, classes, assignments)."""
+    names = set()
+    for source in sources:
+        try:
+            tree = ast.parse(transform(source))
+        except (SyntaxError, ValueError):
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                    names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+    return names
+
+
 def locked_sources(nb) -> set[str]:
     """The text of the instructor notebook's locked code cells (restored by nbgrader, not the student's)."""
     return {c.source for c in nb.cells if c.cell_type == "code"
             and c.metadata.get("nbgrader", {}).get("locked") and not c.metadata["nbgrader"].get("solution")}
 
 
-def refused_cells(nb, forbidden=(), locked: set[str] = frozenset(), allowed=()) -> dict[int, list[str]]:
+def refused_cells(nb, forbidden=(), locked: set[str] = frozenset(), allowed=(), reference_only=()) -> dict[int, list[str]]:
     """{index: problems} of every code cell the student wrote (not a locked cell's text) that the scan
-    refuses. Module aliases come from the locked cells (the setup cell's imports)."""
+    refuses. Module aliases come from the locked cells (the setup cell's imports); the names the
+    `reference_only` cells define (instructor helpers that compute answers) may not be used."""
     rules = _Rules(forbidden, allowed)
     aliases = module_aliases(c.source for c in nb.cells if c.cell_type == "code" and c.source in locked)
+    hidden = defined_names(reference_only)
     refused = {}
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and cell.source not in locked:
-            problems = scan_cell(cell.source, rules, aliases=aliases)
+            problems = scan_cell(cell.source, rules, aliases=aliases) + _uses(cell.source, hidden)
             if problems:
                 refused[index] = problems
     return refused
+
+
+def _uses(source: str, names: set[str]) -> list[str]:
+    if not names:
+        return []
+    try:
+        tree = ast.parse(transform(source))
+    except (SyntaxError, ValueError):
+        return []
+    return [f"line {n.lineno}: {n.id} is the instructor's reference; it does not exist when your notebook is "
+            f"graded — compute the answer yourself" for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in names]
 
 
 def first_violation(nb, forbidden, locked: set[str], allowed=()) -> tuple[int, list[str]] | None:

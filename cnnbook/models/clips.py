@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from .. import _validate
+
 
 class ClipNet(nn.Module):
     """A spatio-temporal CNN for clips (N, 1, T, H, W): which of 8 directions is the digit moving in?
@@ -22,8 +24,7 @@ class ClipNet(nn.Module):
     def __init__(self, temporal_kernel: int = 2, width: int = 8, num_classes: int = 8):
         super().__init__()
         for value, name in ((temporal_kernel, "temporal_kernel"), (width, "width"), (num_classes, "num_classes")):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}.")
+            _validate.positive_int(value, name, who="ClipNet")
         kt = temporal_kernel
         self.temporal_kernel = kt
         self.features = nn.Sequential(

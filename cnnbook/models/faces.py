@@ -5,6 +5,9 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from .. import _validate
+
+
 class LocalContrastNorm(nn.Module):
     """Local contrast normalisation without padding: (N, C, H, W) -> (N, C, H-k+1, W-k+1), no parameters.
 
@@ -16,9 +19,10 @@ class LocalContrastNorm(nn.Module):
 
     def __init__(self, kernel_size: int = 9, eps: float = 0.05):
         super().__init__()
-        if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
+        kernel_size = _validate.positive_int(kernel_size, "kernel_size", "the window's side", "LocalContrastNorm")
+        if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be a positive odd int (the window has a centre), got {kernel_size!r}.")
-        if not eps > 0:
+        if not _validate.number(eps, "eps", low=0.0, who="LocalContrastNorm") > 0:
             raise ValueError(f"eps must be > 0 (it keeps flat windows finite), got {eps!r}.")
         self.kernel_size, self.eps = kernel_size, float(eps)
         self.box = nn.AvgPool2d(kernel_size, stride=1)
@@ -52,8 +56,7 @@ class FaceNet(nn.Module):
 
     def __init__(self, width: int = 16):
         super().__init__()
-        if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-            raise ValueError(f"width must be a positive int (channels of the first layer), got {width!r}.")
+        width = _validate.positive_int(width, "width", "channels of the first layer", "FaceNet")
 
         def block(c_in: int, c_out: int, k: int) -> list[nn.Module]:
             return [nn.Conv2d(c_in, c_out, k, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]

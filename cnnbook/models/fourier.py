@@ -6,6 +6,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from .. import _validate
+
 
 class FourierConv2d(nn.Module):
     """A global convolution layer: circular, image-sized kernels, computed by multiplying Fourier transforms.
@@ -47,11 +49,9 @@ class ShiftNet(nn.Module):
     def __init__(self, kind: str = "local", channels: int = 16, layers: int = 1, kernel_size: int = 5,
                  size: tuple[int, int] = (28, 28)):
         super().__init__()
-        if kind not in ("local", "fourier"):
-            raise ValueError(f"kind must be 'local' or 'fourier', got {kind!r}.")
+        _validate.choice(kind, "kind", ("local", "fourier"), "ShiftNet")
         for value, name in ((channels, "channels"), (layers, "layers"), (kernel_size, "kernel_size")):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}.")
+            _validate.positive_int(value, name, who="ShiftNet")
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd (so that circular padding keeps the size), got {kernel_size}.")
         h, w = size

@@ -24,7 +24,7 @@ def vgg_style(config, in_channels: int = 1, num_classes: int = 10, kernel_size: 
     for item in config:
         if item == "M":
             layers.append(nn.MaxPool2d(2))
-        elif isinstance(item, int) and not isinstance(item, bool) and item > 0:
+        elif _validate.is_int(item) and item > 0:
             layers.append(nn.Conv2d(c, item, kernel_size, padding=kernel_size // 2, padding_mode=padding_mode,
                                     bias=not batch_norm))
             if batch_norm:
