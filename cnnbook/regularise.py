@@ -6,6 +6,9 @@ tiny_cnn -> `cnnbook.models` (file models/mnist.py).
 
 import warnings
 
+# stacklevel=1: the warning belongs to this module, so Python's default filters keep it out of notebooks (whose
+# outputs nbval compares) while pytest and `python -W default` show it.
+
 from .augmentation import move, shift_rotate
 from .models import tiny_cnn
 from .splits import class_subset, validation_split
@@ -14,4 +17,4 @@ __all__ = ["class_subset", "validation_split", "move", "shift_rotate", "tiny_cnn
 
 warnings.warn("cnnbook.regularise is deprecated: import class_subset, validation_split from cnnbook.splits; "
               "move, shift_rotate from cnnbook.augmentation; tiny_cnn from cnnbook.models.",
-              DeprecationWarning, stacklevel=2)
+              DeprecationWarning, stacklevel=1)

@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 
 from cnnbook.anatomy import ModelSummary, conv_gradient_norms, summary
-from cnnbook.models import LeNet5, MultiHeadSelfAttention, ResNet, TinyViT, vgg_style
+from cnnbook.models import LeNet5, ResNet, TinyViT, vgg_style
 
 
 def n_params(model):

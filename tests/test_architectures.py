@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from cnnbook.models import BasicBlock, LeNet5, MultiHeadSelfAttention, ResNet, SEBlock, TinyViT, vgg_style
+from cnnbook.models import BasicBlock, MultiHeadSelfAttention, ResNet, SEBlock, TinyViT, vgg_style
 
 
 def n_params(model):
@@ -168,3 +168,12 @@ def test_patch_embedding_and_transformer_block_keep_tokens_by_dim():
     assert block(tokens).shape == (2, 6, 8)
     # 2 LayerNorms, attention (Q, K, V and output Linear(8, 8)), MLP 8 -> 16 -> 8
     assert n_params(block) == 2 * 2 * 8 + 4 * (8 * 8 + 8) + (8 * 16 + 16) + (16 * 8 + 8)
+
+
+def test_tiny_vit_and_attention_reject_the_wrong_kinds_with_type_errors():
+    with pytest.raises(TypeError, match="dim must be an int"):
+        TinyViT(dim=32.0)
+    with pytest.raises(TypeError, match="pooling must be a string"):
+        TinyViT(pooling=1)
+    with pytest.raises(ValueError, match="divisible by heads"):
+        MultiHeadSelfAttention(8, 3)

@@ -262,3 +262,10 @@ def test_box_from_heatmap_with_a_string_threshold_is_a_type_error():
         box_from_heatmap(torch.rand(8, 8), threshold="0.2")
     with pytest.raises(ValueError, match="threshold must be in"):
         box_from_heatmap(torch.rand(8, 8), threshold=0.0)
+
+
+def test_gapnet_rejects_a_width_of_zero_and_a_float_width():
+    with pytest.raises(ValueError, match="width must be an int >= 1"):
+        GAPNet(width=0)
+    with pytest.raises(TypeError, match="width must be an int"):
+        GAPNet(width=8.0)

@@ -60,6 +60,9 @@ def test_the_course_command_answers_help_without_nbgrader_from_another_folder(tm
     assert done.returncode == 0, done.stderr[-2000:]
     for command in ("release", "collect", "autograde", "feedback", "export", "check"):
         assert command in done.stdout
+    done = run(BLOCK_NBGRADER + "import sys\nfrom cnnbook.course import main\nsys.exit(main(['export', '.']))",
+               cwd=tmp_path)
+    assert done.returncode == 2 and "pip install .[course]" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_nbgrader_is_an_extra_and_packages_are_discovered():

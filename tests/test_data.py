@@ -214,13 +214,13 @@ def test_first_per_class_picks_each_digit_in_order(cache_5k):
 
 
 def test_first_per_class_explains_bad_input():
-    with pytest.raises(ValueError, match="1-D integer label tensor"):
-        data.first_per_class(torch.zeros(3, 2, dtype=torch.long))
-    with pytest.raises(ValueError, match="1-D integer label tensor"):
-        data.first_per_class(torch.tensor([0.0, 1.0]))
+    with pytest.raises(ValueError, match="1-D integer tensor"):
+        data.first_per_class(torch.zeros(3, 2, dtype=torch.long))        # the right kind, the wrong shape
+    with pytest.raises(TypeError, match="1-D integer tensor"):
+        data.first_per_class(torch.tensor([0.0, 1.0]))                    # the wrong kind
     with pytest.raises(ValueError, match="fewer than per_class=2"):
         data.first_per_class(torch.tensor([0, 0, 1]), per_class=2)
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(ValueError, match="per_class must be an int >= 1"):
         data.first_per_class(torch.tensor([0, 1]), per_class=0)
 
 

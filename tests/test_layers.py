@@ -159,8 +159,8 @@ def test_dropout_with_same_generator_seed_is_reproducible():
     (lambda: linear(torch.zeros(2, 1, 3, 3), torch.zeros(4, 9)), ValueError, "flatten(1)"),
     (lambda: linear(torch.zeros(2, 9), torch.zeros(4, 8)), ValueError, "(out_features, 9)"),
     (lambda: linear(torch.zeros(2, 9), torch.zeros(4, 9), torch.zeros(3)), ValueError, "one number per output"),
-    (lambda: dropout(torch.zeros(3), 1.0), ValueError, "[0, 1)"),
-    (lambda: dropout(torch.zeros(3), -0.1), ValueError, "[0, 1)"),
+    (lambda: dropout(torch.zeros(3), 1.0), ValueError, "[0.0, 1.0)"),
+    (lambda: dropout(torch.zeros(3), -0.1), ValueError, "[0.0, 1.0)"),
     (lambda: dropout(torch.zeros(3), 0.5, training=1), TypeError, "model.training"),
 ])
 def test_bad_arguments_raise_errors_that_name_the_fix(call, err, fix):
@@ -172,7 +172,7 @@ def test_bad_arguments_raise_errors_that_name_the_fix(call, err, fix):
 def test_summary_of_a_layer_without_parameters_is_a_table_not_a_stopiteration():
     import torch.nn as nn
 
-    from cnnbook.profile import summary
+    from cnnbook.anatomy import summary
 
     s = summary(nn.ReLU(), (1, 4, 4))
     assert s.total_params == 0 and s.total_macs == 0

@@ -1,7 +1,6 @@
 """Models of chapters 2-4: output shapes, parameter counts checked against hand calculations, and the
 source article's head that does not fit its own body."""
 
-import dataclasses
 import subprocess
 import sys
 

@@ -6,6 +6,8 @@ import torch.nn as nn
 
 from cnnbook import nas
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # training on one thread, as the chapters do
+
 SPACE = {"depth": (1,), "width": (2, 4), "kernel": (3, 5)}
 
 

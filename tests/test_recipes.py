@@ -10,6 +10,8 @@ from cnnbook.recipes import (FACE_DETECTOR, FACE_NET_RECIPE, FACE_NET_WIDTH, SMA
                              Recipe, train_face_net, train_small_cnn)
 from cnnbook.train import evaluate, fit
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # training on one thread, as the chapters do
+
 
 # ---------------------------------------------------------------------------- cnnbook.recipes (chapters 3-4)
 def test_small_cnn_recipe_is_the_one_chapter_3_prints_adam_0_003_batch_64_five_epochs():

@@ -12,6 +12,8 @@ from cnnbook.randomness import seeded
 from cnnbook.train import (confusion_matrix, default_device, evaluate, fit, loss_and_accuracy, predict,
                            recalibrate_batchnorm)
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # training on one thread, as the chapters do
+
 HISTORY_KEYS = {"epoch", "steps", "loss", "train_acc", "test_acc", "seconds", "losses"}
 
 

@@ -79,7 +79,11 @@ PREPROCESSORS = ["cnnbook.course.grader.GradingExecute", "nbgrader.preprocessors
 def _api(course: Path, timeout: int | None = None, notebook_timeout: float | None = None):
     """An nbgrader API object configured from COURSE/nbgrader_config.py (+ an optional timeout), always with
     the sandboxed, record-based grading."""
-    import nbgrader.api
+    try:
+        import nbgrader.api
+    except ImportError as error:
+        raise RuntimeError("the course commands need nbgrader: install cnnbook with the course extra, "
+                           "`pip install .[course]` (or `pip install -r requirements.txt`).") from error
     from nbgrader.apps import NbGraderAPI
     from traitlets.config.loader import PyFileConfigLoader
 
@@ -297,8 +301,8 @@ def collect(course, assignment: str, submissions) -> tuple[list[str], list[str]]
 
 
 def _check_timeout(course: Path, assignments, timeout: int | None) -> None:
-    """Refuse, before any submission runs, a per-cell --timeout below what the instructor's solution needs
-    (twice its slowest cell in the reference run, rounded up, and at least 1 s more)."""
+    """Refuse, before any submission runs, a per-cell --timeout that the instructor's own solution did not fit in:
+    below its slowest cell in the reference run (plus a second), suggesting twice that cell."""
     if timeout is None:
         return
     if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout < 1:
@@ -306,11 +310,12 @@ def _check_timeout(course: Path, assignments, timeout: int | None) -> None:
     for name in assignments:
         for ref_path in sorted((course / "references" / name).glob("*.json")):
             slowest = json.loads(ref_path.read_text()).get("slowest_cell_seconds", 0.0)
-            need = max(math.ceil(2 * slowest), math.ceil(slowest) + 1)
+            need = math.ceil(slowest) + 1
             if timeout < need:
                 raise ValueError(f"--timeout {timeout} is below what the instructor's own solution needs: its slowest "
-                                 f"cell of {ref_path.stem} ran {slowest:.1f} s in the sandbox. Use --timeout {need} "
-                                 f"or more (twice the slowest cell), so an honest answer is not cut off.")
+                                 f"cell of {ref_path.stem} ran {slowest:.1f} s in the sandbox. Use --timeout "
+                                 f"{max(need, math.ceil(2 * slowest))} or more (twice the slowest cell), so an honest "
+                                 f"answer is not cut off.")
 
 
 def autograde(course, assignments=None, timeout: int | None = None, notebook_timeout: float | None = None) -> dict:
@@ -331,8 +336,9 @@ def autograde(course, assignments=None, timeout: int | None = None, notebook_tim
     submitted = sorted((course / "submitted").glob("*/*/"))
     names = sorted({f.name for f in submitted if not assignments or f.name in assignments})
     for name in names:
-        build_references(course, name, max(timeout or 0, DEFAULT_TIMEOUT, int(api.config.Execute.timeout or 0)))
-    _check_timeout(course, names, timeout or int(api.config.Execute.timeout or 0) or None)
+        # the instructor's notebook is trusted: a generous per-cell limit, so a loaded machine cannot fail it
+        build_references(course, name, max(timeout or 0, 5 * DEFAULT_TIMEOUT, int(api.config.Execute.timeout or 0)))
+    _check_timeout(course, names, timeout)
     scores, failed = {}, set()
     for folder in submitted:
         student, name = folder.parent.name, folder.name

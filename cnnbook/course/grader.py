@@ -115,6 +115,7 @@ def _grading_classes():
     global GradingExecute, GradeFromRecords
     if "GradingExecute" in globals():
         return GradingExecute, GradeFromRecords
+    from nbclient.util import run_sync
     from nbformat import NotebookNode
     from nbgrader.preprocessors import Execute, SaveAutoGrades
     from traitlets import Float, Unicode
@@ -202,6 +203,8 @@ def _grading_classes():
                                      f"was reached\n")]
                 return cell
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+
+        execute_cell = run_sync(async_execute_cell)  # nbclient binds its own coroutine here: bind ours
 
         def process_message(self, msg, cell, cell_index):
             msg_type, content = msg["msg_type"], msg.get("content", {})

@@ -113,7 +113,7 @@ def bwrap_command(command: list[str], private: Path, work: Path, limits: Limits,
                 created.add(parent)
         args += [how, str(path), str(path)]
     # the data files: read-only, linked from the working folder, which is on the capped tmpfs
-    args += ["--ro-bind", str(work), "/tmp/.data", "--dir", "/tmp/work"]
+    args += ["--ro-bind", str(work), "/tmp/.data", "--perms", "1777", "--dir", "/tmp/work"]
     for entry in sorted(work.iterdir()):
         args += ["--symlink", f"/tmp/.data/{entry.name}", f"/tmp/work/{entry.name}"]
     args += ["--chdir", "/tmp/work"]
@@ -174,8 +174,13 @@ class TreeMemoryLimit:
                 (group / "memory.swap.max").write_text("0")
         else:
             return None
-        try:
-            (group / "cgroup.procs").write_text(str(self.pid))
+        try:  # bubblewrap may already have forked its sandboxed child: move the whole (young) tree
+            for _ in range(3):
+                for pid in self._tree():
+                    try:
+                        (group / "cgroup.procs").write_text(str(pid))
+                    except ProcessLookupError:
+                        continue
         except OSError:
             group.rmdir()
             raise

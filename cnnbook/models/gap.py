@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from .. import _validate
+
 class GAPNet(nn.Module):
     """A small CNN that ends the way CAM needs: conv blocks -> global average pool -> one Linear.
 
@@ -17,6 +19,8 @@ class GAPNet(nn.Module):
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10, width: int = 8):
         super().__init__()
+        for value, name in ((in_channels, "in_channels"), (num_classes, "num_classes"), (width, "width")):
+            _validate.positive_int(value, name, who="GAPNet")
 
         def block(c_in: int, c_out: int) -> list[nn.Module]:
             return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from .. import _validate
+
 class PatchEmbedding(nn.Module):
     """Cut the image into p×p patches and map each to a D-vector: (N, C, H, W) -> (N, T, D), T = (H/p)·(W/p).
 
@@ -28,6 +30,8 @@ class MultiHeadSelfAttention(nn.Module):
 
     def __init__(self, dim: int, heads: int):
         super().__init__()
+        dim = _validate.positive_int(dim, "dim", "the token width", "MultiHeadSelfAttention")
+        heads = _validate.positive_int(heads, "heads", "attention heads", "MultiHeadSelfAttention")
         if dim % heads:
             raise ValueError(f"dim ({dim}) must be divisible by heads ({heads}) so every head gets dim/heads.")
         self.heads, self.head_dim = heads, dim // heads
@@ -81,10 +85,14 @@ class TinyViT(nn.Module):
                  dim: int = 32, depth: int = 2, heads: int = 4, mlp_ratio: int = 2, pooling: str = "cls",
                  position: bool = True):
         super().__init__()
+        for value, name in ((image_size, "image_size"), (patch_size, "patch_size"), (in_channels, "in_channels"),
+                            (num_classes, "num_classes"), (dim, "dim"), (depth, "depth"), (heads, "heads"),
+                            (mlp_ratio, "mlp_ratio")):
+            _validate.positive_int(value, name, who="TinyViT")
         if image_size % patch_size:
             raise ValueError(f"image_size ({image_size}) must be a multiple of patch_size ({patch_size}).")
-        if pooling not in ("cls", "mean"):
-            raise ValueError(f"pooling must be 'cls' or 'mean', got {pooling!r}.")
+        _validate.choice(pooling, "pooling", ("cls", "mean"), "TinyViT")
+        position = _validate.flag(position, "position", "TinyViT")
         self.pooling, self.num_patches = pooling, (image_size // patch_size) ** 2
         self.patch_embed = PatchEmbedding(patch_size, in_channels, dim)
         n_tokens = self.num_patches + (pooling == "cls")
