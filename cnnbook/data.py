@@ -296,7 +296,7 @@ def download_mnist(root=None, mirrors=MIRRORS, files=FILES, timeout: float = 30.
     if isinstance(mirrors, str) or not mirrors:
         raise ValueError(f"mirrors must be a non-empty list of URL prefixes, got {mirrors!r}.")
     for name, value in (("timeout", timeout), ("deadline", deadline)):
-        if _validate.number(value, name, low=0.0, who="download_mnist", meaning="seconds") == 0:
+        if _validate.number(value, name, who="download_mnist", meaning="a positive number of seconds") <= 0:
             raise ValueError(f"download_mnist: {name} must be a positive number of seconds, got {value!r}.")
     sizes = SIZES if sizes is None else sizes
     for name, md5 in files.items():

@@ -134,9 +134,10 @@ def test_file_without_a_listed_size_is_capped_at_max_bytes(server, tmp_path, mon
         data.download_mnist(tmp_path / "root", mirrors=(server + "big/",), files=MD5, sizes={})
 
 
-@pytest.mark.parametrize("kwargs", [dict(timeout=0), dict(deadline=-1), dict(timeout=True)])
-def test_bounds_must_be_positive_seconds(kwargs, tmp_path):
-    with pytest.raises(ValueError, match="positive number of seconds"):
+@pytest.mark.parametrize("kwargs, error", [(dict(timeout=0), ValueError), (dict(deadline=-1), ValueError),
+                                           (dict(timeout=True), TypeError), (dict(timeout="5"), TypeError)])
+def test_bounds_must_be_positive_seconds(kwargs, error, tmp_path):
+    with pytest.raises(error, match="positive number of seconds"):
         data.download_mnist(tmp_path, mirrors=("http://127.0.0.1:9/",), files=MD5, **kwargs)
 
 

@@ -402,7 +402,7 @@ def feedback(course, assignments=None) -> list[Path]:
     return written
 
 
-def check(notebooks, allowed=False) -> dict[str, dict[int, list[str]]]:
+def check(notebooks) -> dict[str, dict[int, list[str]]]:
     """The grader's scan of NOTEBOOKs, for students before they submit: {notebook: {cell number: problems}}.
     The rules come from the notebook's own metadata (the released version carries them); locked cells (the
     assignment's own, restored when graded) are not scanned."""
