@@ -390,16 +390,30 @@ def feedback(course, assignments=None) -> list[Path]:
                 if gid in hidden or "BEGIN HIDDEN TESTS" in cell.source:
                     cell.source = visible.get(gid, "# (test cell: source not shown)")
                     if cell.cell_type == "code":
-                        cell.outputs = [o if o.get("output_type") == "stream" and o.get("text", "").startswith(
-                            "[grader]") else nbformat.v4.new_output("stream", name="stdout", text=f"{o.ename}\n")
-                            for o in cell.outputs if o.get("output_type") == "error" or (
-                                o.get("output_type") == "stream" and o.get("text", "").startswith("[grader]"))]
+                        cell.outputs = _without_hidden(cell.outputs, cell.source)
             body, _ = exporter.from_notebook_node(nb)
             dest = course / "feedback" / student / name / f"{path.stem}.html"
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_text(body)
             written.append(dest)
     return written
+
+
+def _without_hidden(outputs, visible: str) -> list:
+    """A hidden-test cell's outputs for feedback: error names, and the grader's verdict per check, with the name
+    and message only for checks named in the visible source (a hidden check's name may quote its input)."""
+    import nbformat
+
+    lines = []
+    for o in outputs:
+        if o.get("output_type") == "error":
+            lines.append(f"{o.ename}\n")
+        elif o.get("output_type") == "stream" and o.get("text", "").startswith("[grader]"):
+            for line in o["text"].splitlines():
+                status, _, rest = line.partition(": ")
+                name = rest.split(": ")[0]
+                lines.append(f"{line}\n" if name and name in visible else f"{status}: a hidden check\n")
+    return [nbformat.v4.new_output("stream", name="stdout", text="".join(lines))] if lines else []
 
 
 def check(notebooks) -> dict[str, dict[int, list[str]]]:
@@ -471,6 +485,12 @@ def main(argv=None) -> int:
         return _run(args)
     except (ValueError, RuntimeError, FileNotFoundError) as error:
         print(f"{PROG} {args.command}: {error}", file=sys.stderr)
+        return 2
+    except ImportError as error:
+        if "nbgrader" not in str(error):
+            raise
+        print(f"{PROG} {args.command}: the course commands need nbgrader: install cnnbook with the course extra, "
+              f"`pip install .[course]` (or `pip install -r requirements.txt`).", file=sys.stderr)
         return 2
 
 

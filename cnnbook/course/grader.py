@@ -27,7 +27,7 @@ from pathlib import Path
 
 from . import student_checks as checks
 from .recording import _seed_of, _sha256, record_only
-from .scan import allowed_list, forbidden_list, locked_sources, reference_only_sources, refused_cells
+from .scan import allowed_list, forbidden_list, locked_sources, reference_only_sources, refused_cells, unrestored
 
 GRADER_NAMES = ("GradingExecute", "GradeFromRecords")
 
@@ -158,7 +158,7 @@ def _grading_classes():
             originals = []
             for index, cell in enumerate(nb.cells):
                 meta = cell.metadata.get("nbgrader", {})
-                if cell.cell_type == "code" and cell.source in reference_only:  # the grader's reference pass only
+                if cell.cell_type == "code" and unrestored(cell.source) in reference_only:  # reference pass only
                     originals.append((cell, cell.source))
                     cell.source = ""
                     continue

@@ -427,6 +427,14 @@ def defined_names(sources) -> set[str]:
     return names
 
 
+RESTORED = re.compile(r"\A# This cell \(id:[^)\n]*\) was missing from the submission\.[^\n]*\n+")
+
+
+def unrestored(source: str) -> str:
+    """A cell's text without the note nbgrader puts at the top of a locked cell it restored."""
+    return RESTORED.sub("", source)
+
+
 def locked_sources(nb) -> set[str]:
     """The text of the instructor notebook's locked code cells (restored by nbgrader, not the student's)."""
     return {c.source for c in nb.cells if c.cell_type == "code"
@@ -442,7 +450,7 @@ def refused_cells(nb, forbidden=(), locked: set[str] = frozenset(), allowed=(), 
     hidden = defined_names(reference_only)
     refused = {}
     for index, cell in enumerate(nb.cells):
-        if cell.cell_type == "code" and cell.source not in locked:
+        if cell.cell_type == "code" and cell.source not in locked and unrestored(cell.source) not in locked:
             problems = scan_cell(cell.source, rules, aliases=aliases) + _uses(cell.source, hidden)
             if problems:
                 refused[index] = problems
