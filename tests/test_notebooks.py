@@ -169,7 +169,7 @@ def test_every_training_seed_comes_from_the_seed_helper(path):
     for n, cell in enumerate(nb["cells"]):          # SEEDS = (0, 1, 2): a literal list of run seeds
         if cell["cell_type"] == "code":
             for line in "".join(cell["source"]).splitlines():
-                if re.search(r"\bSEEDS?\b[^=\n]*=\s*[\(\[]?\s*\d", line) or re.search(r"\bSEEDS?\s*=\s*range\(", line):
+                if re.match(r"\s*\w*SEEDS?\s*=\s*(range\(|[\(\[]?\s*\d)", line):
                     bad.append(f"cell {n}: {line.strip()[:100]}")
     for n, call in _calls(path):
         receiver = call.func.value if isinstance(call.func, ast.Attribute) else None
