@@ -13,7 +13,7 @@ import torch
 import cnnbook.conv
 import cnnbook.layers
 import cnnbook.models
-import cnnbook.profile
+import cnnbook.anatomy
 import cnnbook.rf
 
 PAGE = Path(__file__).resolve().parents[1] / "book" / "formulas.md"
