@@ -18,8 +18,8 @@ One module per idea, in the order the book introduces them:
   gradients flow.
 - `features` (chapter 4): what channels respond to; `rf/` (chapter 5): receptive fields, exact
   (`calculator`) and measured; `cam` (chapter 6): class activation maps and their scores.
-- `nas` (chapter 7c): architecture search under a step budget; `equivariance`: shift tests (chapter 7c);
-  `signals` (chapter 8): convolution beyond 2-D images and in the frequency domain.
+- `nas` (chapter 7c): architecture search under a step budget; `equivariance`: shift tests (chapter 7d);
+  `signals` (chapters 8 and 8b): convolution beyond 2-D images and in the frequency domain.
 - `viz/` draws every figure (one file per subject) and `widgets` the interactive explorers: the only
   modules that draw.
 - `course/`: the coursework (students' checks, the instructor's command line `python -m cnnbook.course`),
