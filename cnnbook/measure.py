@@ -79,6 +79,17 @@ def approx(value, band: tuple[float, float] | None = None, *, spread: float | No
     return f"{MARK} {shown}{_unit(unit)}"
 
 
+def around(recorded: float, spread: float, spreads: float = 4.5) -> tuple[float, float]:
+    """The band for `approx(..., band=around(mean, sd), spread=sd)`: the mean the author recorded over seeds
+    ± `spreads` recorded standard deviations (4.5 by default, so 9 spreads wide, inside the 10-spread rule)."""
+    recorded, spread = _number(recorded, "recorded", "around"), _number(spread, "spread", "around")
+    spreads = _number(spreads, "spreads", "around")
+    if spread <= 0 or not 0 < spreads <= MAX_BAND_SPREADS / 2:
+        raise ValueError(f"around: needs spread > 0 and 0 < spreads <= {MAX_BAND_SPREADS / 2:g} (a band at most "
+                         f"{MAX_BAND_SPREADS} spreads wide), got spread={spread:g}, spreads={spreads:g}.")
+    return recorded - spreads * spread, recorded + spreads * spread
+
+
 @dataclass(frozen=True)
 class Comparison:
     """The difference a - b between two settings measured over seeds, with its 95 % confidence interval.

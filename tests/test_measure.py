@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import stats
 
-from cnnbook.measure import MAX_BAND_SPREADS, approx, compare, mean_and_spread
+from cnnbook.measure import MAX_BAND_SPREADS, approx, around, compare, mean_and_spread
 
 SANITIZE = Path(__file__).with_name("nbval_sanitize.cfg").read_text(encoding="utf-8")
 
@@ -147,3 +147,12 @@ def test_the_sanitize_file_masks_exactly_the_marked_form():
     # ...and nothing else: plain numbers and the verdict word stay compared
     assert mask("accuracy 97.4 %") != mask("accuracy 96.8 %")
     assert mask(str(one)) != mask(str(compare([1.0, 2, 3.1], [5.0, 6, 7], ("A", "B"), unit="points")))
+
+
+def test_around_is_a_band_nine_spreads_wide_that_approx_accepts():
+    assert around(97.6, 0.8) == pytest.approx((94.0, 101.2))
+    assert approx([97.0, 97.5, 98.1], band=around(97.6, 0.8), spread=0.8, unit="%") == "≈ 97.5 ± 0.6 %"
+    with pytest.raises(ValueError, match="spreads <= 5"):
+        around(97.6, 0.8, spreads=6)
+    with pytest.raises(ValueError, match="spread > 0"):
+        around(97.6, 0.0)
