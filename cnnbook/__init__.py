@@ -4,7 +4,8 @@ One module per idea, in the order the book introduces them:
 
 - `conv` (chapter 1): convolution three ways, its backward pass, the output-size formula and the bank of
   hand-designed kernels; `layers` (chapter 2): pooling, ReLU, dropout, fully connected, with their
-  backward passes.
+  backward passes; `visual_cortex` (the biology chapter): simple and complex cells and the neocognitron,
+  built from those layers.
 - `data`: real digits (MNIST, embedded or opt-in download) and the one per-class subset
   (`per_class_indices`); `photos`: photographs and faces shipped inside scikit-image; `tasks`: synthetic
   tasks built from them, where the answer is known by construction.
@@ -15,7 +16,8 @@ One module per idea, in the order the book introduces them:
   several chapters share, and their settings as frozen dataclasses.
 - `models/`: every network, in plain `torch.nn`, one file per family (networks never import training or
   data); `anatomy`: what a network is made of and costs (parameters, MACs per layer) and how its
-  gradients flow.
+  gradients flow; `initialisation` (the initialisation chapter): fan-in, Xavier and He schemes, and the
+  signal's size layer by layer at initialisation.
 - `features` (chapter 4): what channels respond to; `rf/` (chapter 5): receptive fields, exact
   (`calculator`) and measured; `cam` (chapter 6): class activation maps and their scores.
 - `nas` (chapter 7c): architecture search under a step budget; `equivariance`: shift tests (chapter 7d);
@@ -41,7 +43,7 @@ __version__ = "0.1.0"
 _SUBMODULES = frozenset({
     "anatomy", "augmentation", "cam", "conv", "data", "equivariance", "features", "layers", "measure", "models",
     "nas", "photos", "randomness", "recipes", "rf", "signals", "splits", "tasks", "train", "viz", "widgets",
-    "course", "profile", "regularise",
+    "course", "profile", "regularise", "visual_cortex", "initialisation",
 })
 
 

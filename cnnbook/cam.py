@@ -4,7 +4,10 @@ Used by chapter 6. `cam` is the original class activation map (Zhou et al. 2016)
 global average pooling + one linear layer; `grad_cam` (Selvaraju et al. 2017) works at any conv layer of
 any differentiable classifier, using gradients. The rest turns heat maps into numbers:
 `box_from_heatmap` + `iou` (box accuracy), `pointing_game`, `deletion_curve` / `deletion_auc`, and
-`rank_correlation` for the model-randomisation sanity check (Adebayo et al. 2018).
+`rank_correlation` for the model-randomisation sanity check (Adebayo et al. 2018). `score_maps`,
+`box_and_point_scores` and `deletion_score` are the chapter's scoring protocol in one call each: a box at a
+threshold chosen on calibration images, the pointing game on the box and on the ink, and the start of the
+deletion curve; `centre_prior`, `random_prior` and `ink_density` are the baselines that know no model.
 
 Both map functions explain the model as it predicts, so they require `model.eval()` (in training mode
 BatchNorm would use the batch's statistics and Dropout would drop units).
@@ -74,7 +77,8 @@ def _check_heatmaps(heatmap, name: str = "heatmap") -> torch.Tensor:
     if heatmap.dim() not in (2, 3):
         raise ValueError(f"{name} must be (H, W) or a batch (N, H, W), got shape {tuple(heatmap.shape)}; "
                          f"drop the channel axis with maps[:, 0] if there is one.")
-    bad = (~torch.isfinite(heatmap)).sum().item() if heatmap.is_floating_point() else 0
+    finite = torch.isfinite(heatmap) if heatmap.is_floating_point() else None
+    bad = 0 if finite is None or bool(finite.all()) else (~finite).sum().item()
     if bad:
         raise ValueError(f"{name} contains {bad} NaN or infinite values, so its maximum, threshold and ranking are "
                          f"undefined (a map of NaN images, or of a model that outputs NaN). Fix the images or the "
@@ -179,8 +183,12 @@ def box_from_heatmap(heatmap, threshold: float = 0.2) -> torch.Tensor:
         raise ValueError("box_from_heatmap: threshold must be in (0, 1] (a fraction of the map's maximum; "
                          "0 would box the whole map), got 0.0; Zhou et al. use 0.2.")
     maps = _check_heatmaps(heatmap)
-    single = maps.dim() == 2
-    m = maps.reshape(-1, *maps.shape[-2:]).numpy()
+    boxes = _largest_region_boxes(maps.reshape(-1, *maps.shape[-2:]).numpy(), threshold)
+    return boxes[0] if maps.dim() == 2 else boxes
+
+
+def _largest_region_boxes(m: np.ndarray, threshold: float) -> torch.Tensor:
+    """box_from_heatmap's work on checked maps m: (N, H, W) float array -> int64 (N, 4)."""
     peak = m.max(axis=(1, 2), keepdims=True)
     # one labelling call for the whole batch: the structure links 4-neighbours within a map, never across maps
     structure = np.zeros((3, 3, 3), dtype=bool)
@@ -189,16 +197,21 @@ def box_from_heatmap(heatmap, threshold: float = 0.2) -> torch.Tensor:
     boxes = np.zeros((len(m), 4), dtype=np.int64)
     if count:
         sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]  # pixels of component 1..count
-        slices = ndimage.find_objects(labels)  # (map, rows, cols) bounding slices of each component
-        owner = np.array([s[0].start for s in slices])
+        # bounding box of every component at once: sort the labelled pixels by label, then min/max per run
+        flat = labels.ravel()
+        where = flat.nonzero()[0]
+        where = where[np.argsort(flat[where], kind="stable")]
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])  # first pixel of each label in the sorted run
+        owner_of_pixel, rest = np.divmod(where, m.shape[1] * m.shape[2])
+        row, col = np.divmod(rest, m.shape[2])
+        owner = owner_of_pixel[starts]
+        bounds = np.stack([np.minimum.reduceat(col, starts), np.minimum.reduceat(row, starts),
+                           np.maximum.reduceat(col, starts) + 1, np.maximum.reduceat(row, starts) + 1], axis=1)
         # largest component of each map; ties go to the first in row-major order, as np.argmax would
         order = np.lexsort((np.arange(count), -sizes, owner))
         maps_with_one, first = np.unique(owner[order], return_index=True)
-        for n, k in zip(maps_with_one, order[first]):
-            _, rows, cols = slices[k]
-            boxes[n] = (cols.start, rows.start, cols.stop, rows.stop)
-    boxes = torch.from_numpy(boxes)
-    return boxes[0] if single else boxes
+        boxes[maps_with_one] = bounds[order[first]]
+    return torch.from_numpy(boxes)
 
 
 def iou(box_a, box_b) -> torch.Tensor:
@@ -311,3 +324,175 @@ def localisation_scores(heatmaps, boxes, masks, threshold: float = 0.2) -> dict[
     overlaps = iou(box_from_heatmap(maps, threshold), boxes)
     return {"box accuracy": (overlaps >= 0.5).float().mean().item(), "mean IoU": overlaps.mean().item(),
             "pointing accuracy": pointing_game(maps, masks).float().mean().item()}
+
+
+# ---------------------------------------------------------------------------- the chapter's scoring protocol
+BOX_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)  # fractions of a map's maximum tried for its box
+
+
+def _check_boxes(boxes, n: int, name: str, who: str) -> torch.Tensor:
+    boxes = torch.as_tensor(boxes)
+    if boxes.shape != (n, 4) or boxes.dtype.is_floating_point or boxes.dtype == torch.bool:
+        raise ValueError(f"{who}: {name} must be an integer tensor (N, 4) = ({n}, 4) of boxes (x0, y0, x1, y1), "
+                         f"one per map, got {boxes.dtype} {tuple(boxes.shape)}; a single box b: b.expand({n}, 4).")
+    return boxes.cpu()
+
+
+def _check_masks(masks, shape, name: str, who: str) -> torch.Tensor:
+    masks = torch.as_tensor(masks).cpu()
+    if masks.shape != shape or masks.dtype != torch.bool:
+        raise ValueError(f"{who}: {name} must be a bool tensor of the maps' shape {tuple(shape)}, got {masks.dtype} "
+                         f"{tuple(masks.shape)}; for boxes use box_mask(boxes, (H, W)), for an ink mask images > 0.5.")
+    return masks
+
+
+def _check_thresholds(thresholds, who: str) -> tuple[float, ...]:
+    if not isinstance(thresholds, (tuple, list)) or not thresholds:
+        raise TypeError(f"{who}: thresholds must be a non-empty tuple of fractions of the map's maximum, e.g. "
+                        f"BOX_THRESHOLDS = {BOX_THRESHOLDS}, got {thresholds!r}.")
+    thresholds = tuple(_validate.number(t, "threshold", low=0.0, high=1.0, who=who,
+                                        meaning="a fraction of the map's maximum") for t in thresholds)
+    if 0.0 in thresholds:
+        raise ValueError(f"{who}: every threshold must be in (0, 1] (a fraction of the map's maximum; 0 would box "
+                         f"the whole map), got {thresholds}; e.g. BOX_THRESHOLDS = {BOX_THRESHOLDS}.")
+    return thresholds
+
+
+def box_mask(boxes, size) -> torch.Tensor:
+    """bool (N, H, W), True inside each half-open box (x0, y0, x1, y1) of boxes (N, 4); size = (H, W) or an int."""
+    height, width = _validate.pair(size, "size", who="box_mask", example="for a 40×40 image pass 40 or (40, 40)")
+    boxes = torch.as_tensor(boxes)
+    if boxes.dim() != 2 or boxes.shape[1] != 4:
+        raise ValueError(f"box_mask: boxes must be (N, 4) = (x0, y0, x1, y1) per image, got shape "
+                         f"{tuple(boxes.shape)}; for one box use box[None].")
+    x0, y0, x1, y1 = (boxes[:, k, None, None].cpu() for k in range(4))
+    rows, cols = torch.arange(height)[:, None], torch.arange(width)[None, :]
+    return (cols >= x0) & (cols < x1) & (rows >= y0) & (rows < y1)
+
+
+def box_accuracy_curve(heatmaps, boxes, thresholds=BOX_THRESHOLDS) -> torch.Tensor:
+    """Box accuracy at each threshold: the fraction of maps whose box (box_from_heatmap at t) has IoU >= 0.5
+    with the true box. heatmaps: (N, H, W); boxes: (N, 4). Returns float (T,) in [0, 1]."""
+    who = "box_accuracy_curve"
+    maps = _check_heatmaps(heatmaps, "heatmaps")
+    if maps.dim() != 3:
+        raise ValueError(f"{who}: heatmaps must be a batch (N, H, W), got shape {tuple(maps.shape)}; use m[None].")
+    boxes = _check_boxes(boxes, len(maps), "boxes", who)
+    thresholds = _check_thresholds(thresholds, who)
+    m = maps.numpy()
+    return torch.tensor([(iou(_largest_region_boxes(m, t), boxes) >= 0.5).float().mean().item() for t in thresholds])
+
+
+def calibrate_threshold(calib_heatmaps, calib_boxes, thresholds=BOX_THRESHOLDS) -> float:
+    """The threshold with the best box accuracy on calibration images (M, H, W) with boxes (M, 4): chosen on
+    other images than the ones scored, so the score is not fitted to them. Ties go to the smaller threshold."""
+    thresholds = _check_thresholds(thresholds, "calibrate_threshold")
+    curve = box_accuracy_curve(calib_heatmaps, calib_boxes, thresholds).tolist()
+    return thresholds[curve.index(max(curve))]
+
+
+def box_and_point_scores(predicted_boxes, points, boxes, masks) -> dict[str, float]:
+    """Box accuracy and the two pointing games of given boxes and points, in %.
+
+    predicted_boxes, boxes: (N, 4) (x0, y0, x1, y1); points: (N,) flat pixel indices row * W + col (the
+    argmax of a map, or a baseline's guess); masks: bool (N, H, W), the object's pixels (its ink).
+    Returns {"box acc": % with IoU >= 0.5, "point (box)": % of points inside the true box,
+    "point (ink)": % of points on the mask}.
+    """
+    who = "box_and_point_scores"
+    masks = torch.as_tensor(masks).cpu()
+    if masks.dim() != 3 or masks.dtype != torch.bool:
+        raise ValueError(f"{who}: masks must be a bool tensor (N, H, W), got {masks.dtype} {tuple(masks.shape)}.")
+    n, height, width = masks.shape
+    predicted_boxes = _check_boxes(predicted_boxes, n, "predicted_boxes", who)
+    boxes = _check_boxes(boxes, n, "boxes", who)
+    points = torch.as_tensor(points).cpu()
+    if points.shape != (n,) or points.dtype.is_floating_point or points.dtype == torch.bool:
+        raise ValueError(f"{who}: points must be an integer tensor ({n},) of flat pixel indices row * W + col, got "
+                         f"{points.dtype} {tuple(points.shape)}; from a map: heat.flatten(1).argmax(1).")
+    if n and (points.min() < 0 or points.max() >= height * width):
+        raise ValueError(f"{who}: points must lie in [0, H * W) = [0, {height * width}), got "
+                         f"{points.min().item()}..{points.max().item()}.")
+    inside = box_mask(boxes, (height, width)).flatten(1).gather(1, points[:, None].long())[:, 0]
+    on_ink = masks.flatten(1).gather(1, points[:, None].long())[:, 0]
+    return {"box acc": 100 * (iou(predicted_boxes, boxes) >= 0.5).float().mean().item(),
+            "point (box)": 100 * inside.float().mean().item(), "point (ink)": 100 * on_ink.float().mean().item()}
+
+
+def score_maps(heatmaps, boxes, masks, calib_heatmaps, calib_boxes, thresholds=BOX_THRESHOLDS,
+               curve: bool = True) -> dict:
+    """Score one method's heat maps as chapter 6 does; every score in %.
+
+    1. The box threshold is chosen on *other* images: the t in `thresholds` (fractions of each map's
+       maximum) with the best box accuracy on calib_heatmaps (M, H, W) against calib_boxes (M, 4); ties
+       go to the smaller t.
+    2. On heatmaps (N, H, W), with boxes (N, 4) and masks bool (N, H, W) (the object's ink):
+       "box acc": % of boxes (box_from_heatmap at t) with IoU >= 0.5; "point (box)" and "point (ink)":
+       % of maps whose hottest pixel (first in row-major order) lies in the true box / on the ink.
+    Returns those three, "threshold": t, and with `curve` "curve": box accuracy (%) at every threshold on
+    the scored images (how much the choice of t matters).
+    """
+    who = "score_maps"
+    maps, calib = _check_heatmaps(heatmaps, "heatmaps"), _check_heatmaps(calib_heatmaps, "calib_heatmaps")
+    if maps.dim() != 3 or calib.dim() != 3 or maps.shape[1:] != calib.shape[1:]:
+        raise ValueError(f"{who}: heatmaps and calib_heatmaps must be batches (N, H, W) and (M, H, W) of the same "
+                         f"image size, got {tuple(maps.shape)} and {tuple(calib.shape)}.")
+    boxes = _check_boxes(boxes, len(maps), "boxes", who)
+    masks = _check_masks(masks, maps.shape, "masks", who)
+    thresholds = _check_thresholds(thresholds, who)
+    if not isinstance(curve, bool):
+        raise TypeError(f"{who}: curve must be True or False, got {curve!r}.")
+    t = calibrate_threshold(calib, calib_boxes, thresholds)
+    scores = box_and_point_scores(_largest_region_boxes(maps.numpy(), t), maps.flatten(1).argmax(1), boxes, masks)
+    scores["threshold"] = t
+    if curve:
+        scores["curve"] = (100 * box_accuracy_curve(maps, boxes, thresholds)).tolist()
+    return scores
+
+
+def deletion_score(model: nn.Module, x: torch.Tensor, heatmap, target, max_fraction: float = 0.05,
+                   steps: int = 10) -> tuple[float, torch.Tensor]:
+    """The start of the deletion game, in one number: the mean p(target) (in %) while the first
+    `max_fraction` of the pixels are deleted in the order of heatmap (area under `deletion_curve` / max_fraction,
+    averaged over the N images). Lower = the map finds the evidence faster. Also returns the mean curve
+    (steps + 1,), for plotting. x: (N, C, H, W); heatmap: (N, H, W); target: int or (N,).
+    """
+    fractions, probs = deletion_curve(model, x, heatmap, target, steps=steps, max_fraction=max_fraction)
+    return 100 * deletion_auc(fractions, probs).mean().item() / fractions[-1].item(), probs.mean(0)
+
+
+# ---------------------------------------------------------------------------- baselines that know no model
+def centre_prior(size, box_size) -> tuple[torch.Tensor, int, torch.Tensor]:
+    """The centre baseline on an image of size (H, W): a box of box_size (w, h) at the centre, the centre pixel
+    as its point (a flat index row * W + col) and a heat map that is hottest at the centre and cools in
+    ellipses of the box's shape (for the deletion game). Returns (box (4,), point, heat (H, W))."""
+    height, width = _validate.pair(size, "size", who="centre_prior", example="for 40×40 images pass 40")
+    w, h = _validate.pair(box_size, "box_size", who="centre_prior", example="the mean box (width, height)")
+    box = torch.tensor([(width - w) // 2, (height - h) // 2, (width + w) // 2, (height + h) // 2])
+    yy, xx = torch.meshgrid(torch.arange(height) - (height - 1) / 2, torch.arange(width) - (width - 1) / 2,
+                            indexing="ij")
+    return box, (height // 2) * width + width // 2, -((yy / h) ** 2 + (xx / w) ** 2)
+
+
+def random_prior(n: int, size, box_size, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """The random baseline: n boxes of box_size (w, h) at uniform positions inside an image of size (H, W), and
+    n uniform points (flat indices). Returns (boxes (n, 4), points (n,)), drawn from `generator`."""
+    n = _validate.positive_int(n, "n", "how many images, e.g. 1000", "random_prior")
+    height, width = _validate.pair(size, "size", who="random_prior", example="for 40×40 images pass 40")
+    w, h = _validate.pair(box_size, "box_size", who="random_prior", example="the mean box (width, height)")
+    generator = _validate.generator(generator, who="random_prior")
+    corner = torch.stack([torch.randint(0, width - w + 1, (n,), generator=generator),
+                          torch.randint(0, height - h + 1, (n,), generator=generator)], dim=1)
+    boxes = torch.cat([corner, corner + torch.tensor([w, h])], dim=1)
+    return boxes, torch.randint(0, height * width, (n,), generator=generator)
+
+
+def ink_density(images: torch.Tensor, window: int = 7) -> torch.Tensor:
+    """The no-model baseline map: mean brightness in a window × window neighbourhood (odd window), (N, 1, H, W)
+    -> (N, H, W) on the CPU. It finds ink, the object's or the clutter's, without knowing any class."""
+    images = _check_images(images)
+    window = _validate.positive_int(window, "window", "an odd side in pixels, e.g. 7", "ink_density")
+    if window % 2 == 0 or images.shape[1] != 1:
+        raise ValueError(f"ink_density: needs an odd window (so each pixel is the centre) and one channel, got "
+                         f"window={window} and {images.shape[1]} channels; for colour use images.mean(1, keepdim=True).")
+    return F.avg_pool2d(images.cpu(), window, stride=1, padding=window // 2)[:, 0]

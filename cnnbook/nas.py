@@ -3,9 +3,12 @@
 Used by chapter 7c. A candidate architecture is a dict {"depth", "width", "kernel"} turned into a VGG-style
 net by `build`; `evaluate_candidate` trains it for a number of steps with `cnnbook.train.fit`, sets its
 BatchNorm statistics from the training images (`cnnbook.train.recalibrate_batchnorm`) and returns its validation accuracy
-(`cnnbook.train.evaluate`). `random_search`, `successive_halving` and `reinforce_search` (a REINFORCE
-controller, as in Zoph & Le 2017, shrunk to one softmax per decision) never spend more training steps than
-their budget, so their results can be compared at equal cost.
+(`cnnbook.train.evaluate`). `random_search`, `successive_halving`, `reinforce_search` (a REINFORCE
+controller, as in Zoph & Le 2017, shrunk to one softmax per decision) and `regularised_evolution` (Real et
+al. 2019: tournament selection, mutation, ageing) never spend more training steps than their budget, so
+their results can be compared at equal cost. The search `seed` decides which candidates are drawn; the
+`train_seed` (default 0) decides how every candidate is trained, the same for all of them, so a chapter can
+pass `book_seed(0)` and re-run the whole landscape on other seeds.
 None of them touches the global random state: candidates are drawn from seeded local generators and each
 network is initialised inside `cnnbook.randomness.seeded`.
 """
@@ -107,10 +110,11 @@ def evaluate_candidate(candidate: dict, train_data, val_data, steps: int, seed: 
 
 
 def random_search(train_data, val_data, budget: int, steps_per_candidate: int, seed: int = 0,
-                  space: dict | None = None, cache: dict | None = None, device=None, **train_kw) -> dict:
+                  space: dict | None = None, cache: dict | None = None, device=None, train_seed: int = 0,
+                  **train_kw) -> dict:
     """Sample budget // steps_per_candidate distinct candidates, train each fully, keep the best.
 
-    `seed` picks the candidates; every candidate is trained with training seed 0, so two searches that
+    `seed` picks the candidates; every candidate is trained with the one `train_seed`, so two searches that
     meet the same candidate for the same steps see the same score.
     Returns {"best", "best_val", "steps_used", "trials": [(candidate, steps, val_acc), ...]}.
     """
@@ -122,8 +126,8 @@ def random_search(train_data, val_data, budget: int, steps_per_candidate: int, s
         raise ValueError(f"budget {budget} is smaller than one candidate's {steps_per_candidate} steps; "
                          f"raise the budget or lower steps_per_candidate.")
     picks = random.Random(seed).sample(pool, n)
-    trials = [(c, steps_per_candidate, evaluate_candidate(c, train_data, val_data, steps_per_candidate, 0, cache,
-                                                          device, **train_kw)) for c in picks]
+    trials = [(c, steps_per_candidate, evaluate_candidate(c, train_data, val_data, steps_per_candidate,
+                                                          train_seed, cache, device, **train_kw)) for c in picks]
     best = max(trials, key=lambda t: t[2])
     return {"best": best[0], "best_val": best[2], "steps_used": n * steps_per_candidate, "trials": trials}
 
@@ -141,7 +145,8 @@ def halving_rounds(n_candidates: int, eta: int = 2) -> int:
 
 
 def successive_halving(train_data, val_data, budget: int, n_candidates: int, eta: int = 2, seed: int = 0,
-                       space: dict | None = None, cache: dict | None = None, device=None, **train_kw) -> dict:
+                       space: dict | None = None, cache: dict | None = None, device=None, train_seed: int = 0,
+                       **train_kw) -> dict:
     """Successive halving (Jamieson & Talwalkar 2016): many candidates get a few steps, the best 1/eta
     of them get more, and so on until one is left.
 
@@ -149,6 +154,7 @@ def successive_halving(train_data, val_data, budget: int, n_candidates: int, eta
     still alive (rounded down), so the total never exceeds `budget`; a budget too small to give every
     candidate at least one step in every round is refused. Every round retrains its survivors from scratch
     with the new step count (simple; a real implementation would resume them).
+    `seed` picks the first-round candidates; all are trained with `train_seed`, as in `random_search`.
     Returns the same dict as `random_search`.
     """
     _validate.positive_int(budget, "budget", "the training steps a search may spend, e.g. budget=360")
@@ -167,7 +173,8 @@ def successive_halving(train_data, val_data, budget: int, n_candidates: int, eta
     trials, used = [], 0
     while len(alive) > 1:
         steps = per_round // len(alive)
-        scored = [(c, steps, evaluate_candidate(c, train_data, val_data, steps, 0, cache, device, **train_kw))
+        scored = [(c, steps, evaluate_candidate(c, train_data, val_data, steps, train_seed, cache, device,
+                                                **train_kw))
                   for c in alive]
         trials += scored
         used += steps * len(alive)
@@ -243,11 +250,11 @@ def reinforce(reward: Callable[[dict], float], episodes: int, space: dict | None
 
 def reinforce_search(train_data, val_data, budget: int, steps_per_candidate: int, seed: int = 0,
                      controller_lr: float = 1.0, baseline_decay: float = 0.8, space: dict | None = None,
-                     cache: dict | None = None, device=None, **train_kw) -> dict:
+                     cache: dict | None = None, device=None, train_seed: int = 0, **train_kw) -> dict:
     """Architecture search by reinforcement learning: `reinforce` with reward = validation accuracy.
 
     The controller samples budget // steps_per_candidate candidates (with repetition: a candidate met again
-    is charged its steps again), each trained `steps_per_candidate` steps with training seed 0 like in
+    is charged its steps again), each trained `steps_per_candidate` steps with `train_seed` like in
     `random_search`. The answer is the best candidate evaluated, not the controller's favourite.
     controller_lr and baseline_decay are `reinforce`'s lr and baseline_decay (train_kw's lr is fit's).
     Returns the dict of `random_search` plus "controller".
@@ -258,13 +265,83 @@ def reinforce_search(train_data, val_data, budget: int, steps_per_candidate: int
     if episodes < 1:
         raise ValueError(f"budget {budget} is smaller than one candidate's {steps_per_candidate} steps; "
                          f"raise the budget or lower steps_per_candidate.")
-    run = reinforce(lambda c: evaluate_candidate(c, train_data, val_data, steps_per_candidate, 0, cache, device,
-                                                 **train_kw),
+    run = reinforce(lambda c: evaluate_candidate(c, train_data, val_data, steps_per_candidate, train_seed, cache,
+                                                 device, **train_kw),
                     episodes, space, controller_lr, baseline_decay, seed)
     trials = [(c, steps_per_candidate, r) for c, r in run["trials"]]
     best = max(trials, key=lambda t: t[2])
     return {"best": best[0], "best_val": best[2], "steps_used": episodes * steps_per_candidate, "trials": trials,
             "controller": run["controller"]}
+
+
+# ---------------------------------------------------------------------------- search by evolution
+def mutate(candidate: dict, rng: random.Random, space: dict | None = None) -> dict:
+    """A copy of `candidate` with one decision changed to another of its options, both drawn with `rng`.
+
+    As in Real et al. (2019), a mutation always changes something: the decision is drawn among those with
+    at least two options, the new option among the others.
+    """
+    space = _check_space(space)
+    if not isinstance(rng, random.Random):
+        raise TypeError(f"mutate needs a random.Random for its draws, e.g. random.Random(0), got "
+                        f"{type(rng).__name__}.")
+    free = [name for name, options in space.items() if len(options) > 1]
+    if not free:
+        raise ValueError("mutate: every decision of the space has a single option, so nothing can change; "
+                         "give at least one decision two options.")
+    name = rng.choice(free)
+    child = dict(candidate)
+    child[name] = rng.choice([o for o in space[name] if o != candidate[name]])
+    return child
+
+
+def regularised_evolution(train_data, val_data, budget: int, steps_per_candidate: int, population: int = 4,
+                          sample: int = 2, seed: int = 0, space: dict | None = None, cache: dict | None = None,
+                          device=None, train_seed: int = 0, **train_kw) -> dict:
+    """Regularised (ageing) evolution, Real et al. (2019), with a budget of training steps.
+
+    The budget pays for budget // steps_per_candidate evaluations. The first `population` of them are
+    distinct random candidates; then, in every cycle: draw `sample` members of the population at random
+    (with replacement), take the best of them (tournament selection), `mutate` it, evaluate the child, put
+    it into the population and remove the *oldest* member (ageing: a good architecture survives only by
+    having good children, not by one lucky score). Every candidate is trained with `train_seed`; a child met
+    before is charged its steps again. The answer is the best candidate evaluated.
+    Returns the dict of `random_search` plus "children" (how many cycles ran) and "population" (the last
+    population, oldest first).
+    """
+    _validate.positive_int(budget, "budget", "the training steps a search may spend, e.g. budget=360")
+    _validate.positive_int(steps_per_candidate, "steps_per_candidate", "training steps per candidate, e.g. 60")
+    population = _validate.integer(population, "population", 2, "members kept alive, e.g. population=4",
+                                   "regularised_evolution")
+    sample = _validate.integer(sample, "sample", 1, "members drawn per tournament, e.g. sample=2",
+                               "regularised_evolution")
+    pool = all_candidates(space)
+    space = _check_space(space)
+    evaluations = budget // steps_per_candidate
+    if population > len(pool):
+        raise ValueError(f"population {population} is larger than the {len(pool)} candidates of the space.")
+    if evaluations < population:
+        raise ValueError(f"budget {budget} pays for {evaluations} evaluations of {steps_per_candidate} steps, "
+                         f"fewer than the population of {population}; raise the budget or lower "
+                         f"steps_per_candidate (a budget of {population * steps_per_candidate} fills it).")
+    rng = random.Random(seed)
+
+    def score(c):
+        return evaluate_candidate(c, train_data, val_data, steps_per_candidate, train_seed, cache, device,
+                                  **train_kw)
+
+    alive = [(c, score(c)) for c in rng.sample(pool, population)]     # oldest first
+    trials = [(c, steps_per_candidate, s) for c, s in alive]
+    for _ in range(evaluations - population):
+        contestants = [rng.choice(alive) for _ in range(sample)]
+        parent = max(contestants, key=lambda member: member[1])[0]
+        child = mutate(parent, rng, space)
+        scored = (child, score(child))
+        alive = alive[1:] + [scored]                                   # the oldest dies, the child joins
+        trials.append((child, steps_per_candidate, scored[1]))
+    best = max(trials, key=lambda t: t[2])
+    return {"best": best[0], "best_val": best[2], "steps_used": evaluations * steps_per_candidate,
+            "trials": trials, "children": evaluations - population, "population": [c for c, _ in alive]}
 
 
 def _check_space(space: Mapping | None) -> Mapping:

@@ -237,6 +237,34 @@ def fit(model: nn.Module, train_data, test_data=None, epochs: int | None = None,
         model.eval()
 
 
+def fit_seeds(make_model, train_data, seeds, device=None, **settings) -> list[tuple[nn.Module, list[dict]]]:
+    """Train one fresh model per seed: the loop behind every comparison over seeds (chapters 03b to 03e).
+
+    For each `seed` in `seeds`: `make_model()` is called inside `cnnbook.randomness.seeded(seed)` (so the
+    initial weights follow the seed), moved to `device` (default: `default_device()`), and trained with
+    `fit(model, train_data, seed=seed, progress=False, **settings)` (so the order of the batches, the
+    dropout masks and the augmentation follow it too). Returns [(model, history), ...] in the order of
+    `seeds`; each model is in eval mode. Nothing else is seeded or changed: the same call on the same
+    machine gives the same models.
+    """
+    if not callable(make_model) or isinstance(make_model, nn.Module):
+        raise TypeError(f"fit_seeds: make_model must be a function that builds a fresh model, e.g. "
+                        f"lambda: tiny_cnn(8), got {type(make_model).__name__}.")
+    seeds = [_validate.integer(seed, "seed", minimum=0, meaning="one seed per training, e.g. book_seeds(8)",
+                               who="fit_seeds") for seed in seeds]
+    if not seeds:
+        raise ValueError("fit_seeds: seeds is empty; pass at least one seed, e.g. book_seeds(3).")
+    if "seed" in settings or "progress" in settings:
+        raise TypeError("fit_seeds sets fit's seed= (from seeds) and progress=False itself; leave them out.")
+    device = default_device() if device is None else torch.device(device)
+    trained = []
+    for seed in seeds:
+        with seeded(seed):
+            model = make_model().to(device)
+        trained.append((model, fit(model, train_data, seed=seed, progress=False, **settings)))
+    return trained
+
+
 def _loop(model, x_train, y_train, opt, *, epochs, steps, batch_size, device, progress, test_data, val_data,
           patience, augment, jitter) -> list[dict]:
     """fit's loop, run inside `seeded(seed)`: the shuffling draws from torch's (forked) CPU generator."""

@@ -80,6 +80,30 @@ def test_resnet_rejects_depth_not_6k_plus_2():
 
 
 # ---------------------------------------------------------------------------- SE
+def test_zero_init_residual_makes_every_block_the_identity_at_the_start():
+    # Goyal et al. 2017: gamma = 0 in each block's last BN, so F(x) = 0 and a deep net starts as stem + head
+    torch.manual_seed(0)
+    x = torch.rand(4, 1, 14, 14)
+    shallow, deep = ResNet(8, width=4, zero_init_residual=True), ResNet(56, width=4, zero_init_residual=True)
+    assert all((b.bn2.weight == 0).all() for b in deep.blocks)
+    with torch.no_grad():
+        stem = deep.stem(x)
+        out = deep.blocks(stem)
+        # only the shortcuts act: subsample twice by 2 and zero-pad the channels 4 -> 16
+        expected = nn.functional.pad(stem[:, :, ::2, ::2][:, :, ::2, ::2], (0, 0, 0, 0, 0, 12))
+        assert torch.equal(out, expected)
+        assert shallow.blocks(shallow.stem(x)).shape == out.shape     # same stream shape at every depth
+
+
+def test_zero_init_residual_needs_shortcuts_and_batchnorm():
+    with pytest.raises(ValueError, match="residual=True"):
+        ResNet(8, residual=False, zero_init_residual=True)
+    with pytest.raises(ValueError, match="batch_norm=True"):
+        ResNet(8, batch_norm=False, zero_init_residual=True)
+    with pytest.raises(TypeError, match="True or False"):
+        ResNet(8, zero_init_residual=1)
+
+
 def test_se_block_output_is_input_times_a_per_channel_scale_in_0_1():
     torch.manual_seed(0)
     se = SEBlock(8, r=2)

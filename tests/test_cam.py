@@ -11,8 +11,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from captum.attr import LayerGradCam
 
-from cnnbook.cam import (box_from_heatmap, cam, deletion_auc, deletion_curve, grad_cam, iou, localisation_scores,
-                         pointing_game, rank_correlation)
+from cnnbook.cam import (BOX_THRESHOLDS, box_accuracy_curve, box_and_point_scores, box_from_heatmap, box_mask,
+                         calibrate_threshold, cam, centre_prior, deletion_auc, deletion_curve, deletion_score, grad_cam,
+                         ink_density, iou, localisation_scores, pointing_game, random_prior, rank_correlation,
+                         score_maps)
 from cnnbook.models import GAPNet
 
 
@@ -269,3 +271,102 @@ def test_gapnet_rejects_a_width_of_zero_and_a_float_width():
         GAPNet(width=0)
     with pytest.raises(TypeError, match="width must be an int"):
         GAPNet(width=8.0)
+
+
+# ---------------------------------------------------------------------------- chapter 6's scoring protocol
+def _blob_map(top, left, halo=True):
+    """8×8 map: a 2×2 blob of heat 1 at (top, left), inside a 6×6 halo of heat 0.4 (when halo)."""
+    m = torch.zeros(8, 8)
+    if halo:
+        m[max(top - 2, 0):top + 4, max(left - 2, 0):left + 4] = 0.4
+    m[top:top + 2, left:left + 2] = 1.0
+    return m
+
+
+def test_score_maps_hand_example_threshold_chosen_on_the_calibration_maps():
+    # calibration: the true box is the blob; at 0.3 the box is the 6×6 halo (IoU 4/36), at 0.5 and 0.7 the blob
+    calib = torch.stack([_blob_map(3, 3)])
+    calib_boxes = torch.tensor([[3, 3, 5, 5]])
+    assert box_accuracy_curve(calib, calib_boxes, (0.3, 0.5, 0.7)).tolist() == [0.0, 1.0, 1.0]
+    assert calibrate_threshold(calib, calib_boxes, (0.3, 0.5, 0.7)) == 0.5  # ties go to the smaller threshold
+    # scored: map 0 is the calibration picture (a hit at 0.5), map 1 has its blob far from its true box
+    heat = torch.stack([_blob_map(3, 3), _blob_map(0, 0, halo=False)])
+    boxes = torch.tensor([[3, 3, 5, 5], [5, 5, 8, 8]])
+    masks = torch.zeros(2, 8, 8, dtype=torch.bool)
+    masks[0, 4, 4] = True  # the ink of image 0 misses the map's first maximum (3, 3): a box hit, not an ink hit
+    masks[1, 0, 0] = True  # image 1's ink lies under its peak although the box is elsewhere
+    scores = score_maps(heat, boxes, masks, calib, calib_boxes, thresholds=(0.3, 0.5, 0.7))
+    assert scores == {"box acc": 50.0, "point (box)": 50.0, "point (ink)": 50.0, "threshold": 0.5,
+                      "curve": [0.0, 50.0, 50.0]}
+    assert "curve" not in score_maps(heat, boxes, masks, calib, calib_boxes, thresholds=(0.3, 0.5), curve=False)
+
+
+def test_score_maps_rejects_mismatched_masks_and_a_zero_threshold_with_the_fix():
+    heat, boxes = torch.rand(2, 8, 8), torch.tensor([[0, 0, 4, 4], [1, 1, 5, 5]])
+    with pytest.raises(ValueError, match="box_mask"):
+        score_maps(heat, boxes, torch.ones(2, 8, 8), heat, boxes)  # float masks
+    with pytest.raises(ValueError, match=r"\(0, 1\]"):
+        score_maps(heat, boxes, torch.ones(2, 8, 8, dtype=torch.bool), heat, boxes, thresholds=(0.0, 0.5))
+    with pytest.raises(ValueError, match=r"\(N, 4\)"):
+        score_maps(heat, boxes[0], torch.ones(2, 8, 8, dtype=torch.bool), heat, boxes)
+
+
+def test_box_and_point_scores_hand_example():
+    masks = torch.zeros(2, 5, 5, dtype=torch.bool)
+    masks[0, 1, 1] = True
+    boxes = torch.tensor([[0, 0, 2, 2], [2, 2, 5, 5]])
+    predicted = torch.tensor([[0, 0, 2, 2], [0, 0, 1, 1]])  # a perfect box, and a box with IoU 0
+    points = torch.tensor([1 * 5 + 1, 0])  # (row 1, col 1): in box and on ink; (0, 0): outside box 1
+    assert box_and_point_scores(predicted, points, boxes, masks) == {"box acc": 50.0, "point (box)": 50.0,
+                                                                     "point (ink)": 50.0}
+    with pytest.raises(ValueError, match="argmax"):
+        box_and_point_scores(predicted, points.float(), boxes, masks)
+    with pytest.raises(ValueError, match=r"\[0, 25\)"):
+        box_and_point_scores(predicted, torch.tensor([0, 25]), boxes, masks)
+
+
+def test_box_mask_is_true_inside_the_half_open_box():
+    mask = box_mask(torch.tensor([[1, 2, 3, 4]]), (5, 6))
+    expected = torch.zeros(1, 5, 6, dtype=torch.bool)
+    expected[0, 2:4, 1:3] = True
+    assert torch.equal(mask, expected)
+    with pytest.raises(ValueError, match=r"box\[None\]"):
+        box_mask(torch.tensor([1, 2, 3, 4]), 5)
+
+
+def test_deletion_score_is_the_mean_area_over_the_deleted_fraction():
+    torch.manual_seed(0)
+    model = GAPNet(width=4).eval()
+    x, heat = torch.rand(3, 1, 16, 16), torch.rand(3, 16, 16)
+    fractions, probs = deletion_curve(model, x, heat, 2, steps=4, max_fraction=0.1)
+    value, curve = deletion_score(model, x, heat, 2, max_fraction=0.1, steps=4)
+    assert value == pytest.approx(100 * deletion_auc(fractions, probs).mean().item() / 0.1, rel=1e-6)
+    torch.testing.assert_close(curve, probs.mean(0))
+
+
+def test_centre_and_random_priors_hand_calculated_and_reproducible():
+    box, point, heat = centre_prior(40, (10, 14))
+    assert box.tolist() == [15, 13, 25, 27] and point == 20 * 40 + 20
+    assert heat[20, 20] == heat.max() and heat[0, 0] == heat.min()
+    boxes, points = random_prior(500, 40, (10, 14), torch.Generator().manual_seed(1))
+    assert ((boxes[:, 2] - boxes[:, 0]) == 10).all() and ((boxes[:, 3] - boxes[:, 1]) == 14).all()
+    assert boxes[:, :2].min() >= 0 and boxes[:, 2].max() <= 40 and boxes[:, 3].max() <= 40
+    assert points.min() >= 0 and points.max() < 1600
+    again = random_prior(500, 40, (10, 14), torch.Generator().manual_seed(1))
+    assert torch.equal(boxes, again[0]) and torch.equal(points, again[1])
+    with pytest.raises(TypeError, match="manual_seed"):
+        random_prior(5, 40, (10, 14), 1)
+
+
+def test_ink_density_is_the_window_mean():
+    x = torch.zeros(1, 1, 9, 9)
+    x[0, 0, 4, 4] = 49.0
+    density = ink_density(x, window=7)
+    assert density[0, 4, 4].item() == pytest.approx(1.0) and density[0, 1, 1].item() == pytest.approx(1.0)
+    assert density[0, 0, 0].item() == 0.0  # the dot is 4 pixels away: outside the 7×7 window
+    with pytest.raises(ValueError, match="odd window"):
+        ink_density(x, window=4)
+
+
+def test_box_thresholds_are_the_chapter_grid():
+    assert BOX_THRESHOLDS == tuple(round(0.1 * k, 1) for k in range(1, 9))

@@ -97,7 +97,8 @@ def test_forbidden_blocks_the_shortcut_and_restores_it_even_after_an_error():
 # ----------------------------------------------------------------------------- the instructor notebooks
 def test_every_chapter_has_an_nbgrader_assignment_outside_the_book():
     assert {"a1_convolution", "a2_five_components", "a3_training", "a4_receptive_fields", "a5_cam",
-            "a6_architectures"} <= set(ASSIGNMENTS)
+            "a6_architectures", "a7_feature_maps", "a8_training_well", "a9_beyond_2d", "a10_cam_photographs",
+            "a11_search_vit"} <= set(ASSIGNMENTS)
     toc = (ROOT / "_toc.yml").read_text()
     assert "assignments" not in toc, "assignment notebooks (with solutions) must not be built into the book"
     parts = {part["caption"]: [c["file"] for c in part["chapters"]] for part in yaml.safe_load(toc)["parts"]}
@@ -164,9 +165,9 @@ def test_a_wrong_answer_gets_expected_got_and_a_hint_not_a_traceback(key):
 # ----------------------------------------------------------------------------- a whole class, autograded
 # nbgrader runs every submitted notebook in a fresh kernel, and starting one that imports torch costs 3-10 s on
 # a loaded 2-core machine, more than everything else here together. So the fixture grades few notebooks:
-#  - "class": an assignment whose one notebook is the six instructor notebooks one after the other, each
+#  - "class": an assignment whose one notebook is all the instructor notebooks one after the other, each
 #    segment opened by `%reset -f` (nothing one segment defines is visible to the next; each was also run
-#    alone by nbval). Two submissions: "instructor" (the six solutions) and "untouched" (the six *released*
+#    alone by nbval). Two submissions: "instructor" (every solution) and "untouched" (all the *released*
 #    student versions, as handed out). Each deletes one test cell: a passing one in "instructor" and a
 #    failing one in "untouched".
 #  - "loop_check": a tiny assignment without torch, so a short per-cell limit cannot hit a real cell; one

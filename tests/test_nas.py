@@ -207,3 +207,89 @@ def test_search_space_is_read_only_and_extends_by_copy():
         nas.SEARCH_SPACE["depth"] = (9,)
     bigger = dict(nas.SEARCH_SPACE, batch_norm=(True, False))
     assert len(nas.all_candidates(bigger)) == 2 * len(nas.all_candidates())
+
+
+# ---------------------------------------------------------------------------- regularised evolution, train_seed
+def _fake_scores(monkeypatch, score=lambda c: float(c["width"] * 10 + c["kernel"])):
+    """Replace training by a fixed score and record (candidate, steps, train_seed) of every evaluation."""
+    calls = []
+
+    def fake(c, train, val, steps, seed=0, *args, **kw):
+        calls.append((dict(c), steps, seed))
+        return score(c)
+    monkeypatch.setattr(nas, "evaluate_candidate", fake)
+    return calls
+
+
+GRID16 = {"depth": (1,), "width": (1, 2, 3, 4), "kernel": (1, 3, 5, 7)}
+
+
+def test_mutate_changes_exactly_one_decision_to_another_option():
+    rng = __import__("random").Random(0)
+    parent = {"depth": 2, "width": 8, "kernel": 3}
+    for _ in range(50):
+        child = nas.mutate(parent, rng)
+        changed = [k for k in parent if child[k] != parent[k]]
+        assert len(changed) == 1 and child[changed[0]] in nas.SEARCH_SPACE[changed[0]]
+    assert nas.mutate({"depth": 1, "width": 2, "kernel": 3}, rng, SPACE)["depth"] == 1   # single option: kept
+    with pytest.raises(TypeError, match="random.Random"):
+        nas.mutate(parent, 0)
+    with pytest.raises(ValueError, match="two options"):
+        nas.mutate({"depth": 1}, rng, {"depth": (1,)})
+
+
+def test_regularised_evolution_follows_real_et_al_tournament_mutation_and_ageing(monkeypatch):
+    calls = _fake_scores(monkeypatch)
+    run = nas.regularised_evolution(None, None, budget=100, steps_per_candidate=10, population=4, sample=4,
+                                    seed=3, space=GRID16)
+    assert run["steps_used"] == 100 == sum(t[1] for t in run["trials"]) == sum(c[1] for c in calls)
+    assert len(run["trials"]) == 10 and run["children"] == 6
+    first = [t[0] for t in run["trials"][:4]]
+    assert len({tuple(c.values()) for c in first}) == 4                       # a distinct random start
+    assert run["population"] == [t[0] for t in run["trials"][-4:]]            # ageing: the 4 youngest survive
+    for i in range(4, 10):                                                    # every child is one mutation away
+        alive = run["trials"][i - 4:i]                                        # from a member alive at its birth
+        child = run["trials"][i][0]
+        assert any(sum(child[k] != m[0][k] for k in child) == 1 for m in alive)
+    assert run["best_val"] == max(t[2] for t in run["trials"])
+
+
+def test_regularised_evolution_climbs_a_landscape_where_one_mutation_is_one_step_uphill(monkeypatch):
+    # 8 yes/no decisions, score = how many are yes: the best is 1 of 256 candidates, and every mutation
+    # flips one decision, so selection + mutation climb where random search can only hope to draw it
+    _fake_scores(monkeypatch, score=lambda c: float(sum(c.values())))
+    bits = {f"b{i}": (0, 1) for i in range(8)}
+    found = [nas.regularised_evolution(None, None, 400, 10, population=4, sample=3, seed=s, space=bits)["best_val"]
+             for s in range(100)]
+    drawn = [nas.random_search(None, None, 400, 10, seed=s, space=bits)["best_val"] for s in range(100)]
+    assert sum(f == 8 for f in found) > 2 * sum(d == 8 for d in drawn)        # 40 evaluations each
+    assert sum(found) > sum(drawn)
+
+
+def test_regularised_evolution_refuses_a_budget_smaller_than_its_population():
+    with pytest.raises(ValueError, match="a budget of 240 fills it"):
+        nas.regularised_evolution(_toy_data(), _toy_data(), budget=180, steps_per_candidate=60, population=4)
+    with pytest.raises(ValueError, match="population"):
+        nas.regularised_evolution(_toy_data(), _toy_data(), budget=100, steps_per_candidate=5, population=5,
+                                  space=SPACE)
+
+
+def test_train_seed_reaches_every_evaluation_and_leaves_the_picks_alone(monkeypatch):
+    calls = _fake_scores(monkeypatch)
+    for train_seed in (0, 7):
+        nas.random_search(None, None, 40, 10, seed=1, space=GRID16, train_seed=train_seed)
+        nas.successive_halving(None, None, 48, 4, seed=1, space=GRID16, train_seed=train_seed)
+        nas.reinforce_search(None, None, 40, 10, seed=1, space=GRID16, train_seed=train_seed)
+        nas.regularised_evolution(None, None, 60, 10, seed=1, space=GRID16, train_seed=train_seed)
+    half = len(calls) // 2
+    assert {c[2] for c in calls[:half]} == {0} and {c[2] for c in calls[half:]} == {7}
+    assert [c[:2] for c in calls[:half]] == [c[:2] for c in calls[half:]]   # same candidates, other training
+
+
+def test_train_seed_changes_the_training_of_a_real_candidate():
+    data, cache = _toy_data(), {}
+    nas.random_search(data, data, 3, 3, space={"depth": (1,), "width": (2,), "kernel": (3,)}, cache=cache,
+                      batch_size=16, train_seed=0)
+    nas.random_search(data, data, 3, 3, space={"depth": (1,), "width": (2,), "kernel": (3,)}, cache=cache,
+                      batch_size=16, train_seed=5)
+    assert sorted(key[2] for key in cache) == [0, 5]          # two trainings, keyed by their seed

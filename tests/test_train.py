@@ -9,7 +9,7 @@ import torch.nn as nn
 
 from cnnbook.models import vgg_style
 from cnnbook.randomness import seeded
-from cnnbook.train import (confusion_matrix, default_device, evaluate, fit, loss_and_accuracy, predict,
+from cnnbook.train import (confusion_matrix, default_device, evaluate, fit, fit_seeds, loss_and_accuracy, predict,
                            recalibrate_batchnorm)
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # training on one thread, as the chapters do
@@ -348,3 +348,28 @@ def test_fit_takes_every_listed_optimizer():
     assert OPTIMIZERS == ("adam", "adamw", "sgd")
     for name in OPTIMIZERS:
         assert len(fit(linear_model(), separable(16), epochs=1, optimizer=name, progress=False)) == 1
+
+
+# ----------------------------------------------------------------------------- fit_seeds
+def test_fit_seeds_equals_building_each_model_in_seeded_and_calling_fit():
+    data = separable(48)
+    make = lambda: nn.Sequential(nn.Flatten(), nn.Dropout(0.2), nn.Linear(4, 2))
+    trained = fit_seeds(make, data, [3, 5], device="cpu", epochs=2, batch_size=16, lr=0.05)
+    for seed, (model, history) in zip([3, 5], trained):
+        with seeded(seed):
+            twin = make()
+        twin_history = fit(twin, data, epochs=2, batch_size=16, lr=0.05, seed=seed, progress=False)
+        assert [row["losses"] for row in history] == [row["losses"] for row in twin_history]
+        assert all(torch.equal(a, b) for a, b in zip(model.parameters(), twin.parameters()))
+        assert not model.training
+    assert not torch.equal(trained[0][0][2].weight, trained[1][0][2].weight)   # other seed, other weights
+
+
+@pytest.mark.parametrize("args, kwargs, err, match", [
+    (("tiny_cnn", separable(8), [0]), dict(epochs=1), TypeError, "function that builds a fresh model"),
+    ((lambda: linear_model(), separable(8), []), dict(epochs=1), ValueError, "at least one seed"),
+    ((lambda: linear_model(), separable(8), [0]), dict(epochs=1, seed=3), TypeError, "leave them out"),
+])
+def test_fit_seeds_explains_bad_arguments(args, kwargs, err, match):
+    with pytest.raises(err, match=match):
+        fit_seeds(*args, **kwargs)

@@ -78,13 +78,20 @@ class ResNet(nn.Module):
     stem conv3×3 (width) → 3 stages of k basic blocks with widths (w, 2w, 4w), the 2nd and 3rd starting
     with stride 2 → global average pool → Linear. Layers counted: 1 stem + 6k block convs + 1 Linear.
     residual=False gives the "plain" net of the same depth (no shortcuts, same parameters);
-    se_reduction=r puts an SEBlock(C, r) in every block (SE-ResNet).
+    se_reduction=r puts an SEBlock(C, r) in every block (SE-ResNet);
+    zero_init_residual=True starts every block's last BatchNorm scale γ at 0 (Goyal et al. 2017, chapter 7a),
+    so that each residual block starts as the identity and the net as its stem and head.
     """
 
     def __init__(self, depth: int = 20, width: int = 16, in_channels: int = 1, num_classes: int = 10,
-                 residual: bool = True, batch_norm: bool = True, se_reduction: int | None = None):
+                 residual: bool = True, batch_norm: bool = True, se_reduction: int | None = None,
+                 zero_init_residual: bool = False):
         super().__init__()
         _validate.positive_int(depth, "depth", who="ResNet")
+        _validate.flag(zero_init_residual, "zero_init_residual", who="ResNet")
+        if zero_init_residual and not (residual and batch_norm):
+            raise ValueError("ResNet: zero_init_residual sets each block's last BatchNorm scale to 0, which "
+                             "needs residual=True (a plain block would output 0) and batch_norm=True.")
         if depth < 8 or (depth - 2) % 6:
             raise ValueError(f"a CIFAR-style ResNet has depth 6k + 2 with k >= 1 (8, 14, 20, 32, 56, 110, "
                              f"1202, ...), got {depth}.")
@@ -99,6 +106,9 @@ class ResNet(nn.Module):
                 blocks.append(BasicBlock(c, c_out, stride, residual, batch_norm, se_reduction))
                 c = c_out
         self.blocks = nn.Sequential(*blocks)
+        if zero_init_residual:
+            for block in blocks:
+                nn.init.zeros_(block.bn2.weight)                 # F(x) = 0 at the start: out = relu(x)
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
