@@ -87,12 +87,16 @@ def _check_heatmaps(heatmap, name: str = "heatmap") -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------- the maps
+CAM_CHECK_IMAGES = 32  # images on which cam compares model(x) with classifier(GAP(features(x)))
+
+
 def cam(model: nn.Module, x: torch.Tensor, target, upsample: bool = False) -> torch.Tensor:
     """Class activation map (Zhou et al. 2016): M_c(i, j) = sum_k w_ck A_k(i, j).
 
     The model must expose `features` (x -> last conv maps A: (N, K, h, w)) and `classifier` (one
     nn.Linear(K, classes) with weights w), and compute logits = classifier(mean over (i, j) of A), like
-    `cnnbook.models.GAPNet`. x: (N, C, H, W); target: int or (N,) class indices.
+    `cnnbook.models.GAPNet` (checked on the first `CAM_CHECK_IMAGES` images: a model that does not end
+    that way raises ValueError). x: (N, C, H, W); target: int or (N,) class indices.
     Returns (N, h, w) — signed, as in the paper — or (N, H, W) bilinearly upsampled when `upsample`.
     """
     _check_model(model)
@@ -109,8 +113,11 @@ def cam(model: nn.Module, x: torch.Tensor, target, upsample: bool = False) -> to
         if maps.dim() != 4 or maps.shape[1] != classifier.in_features:
             raise ValueError(f"model.features must return (N, K, h, w) with K = classifier.in_features = "
                              f"{classifier.in_features}, got shape {tuple(maps.shape)}.")
-        logits = model(x)
-        gap_logits = classifier(maps.mean(dim=(2, 3)))
+        # the architecture check needs only a few images: a model that is not "features -> GAP -> linear"
+        # differs on any of them, and the full batch would cost a second forward pass
+        k = min(len(x), CAM_CHECK_IMAGES)
+        logits = model(x[:k])
+        gap_logits = classifier(maps[:k].mean(dim=(2, 3)))
         if logits.shape != gap_logits.shape or not torch.allclose(logits, gap_logits, rtol=1e-4, atol=1e-4):
             raise ValueError("model(x) differs from model.classifier(model.features(x).mean((2, 3))): the model "
                              "is not 'features -> global average pool -> one linear layer', so CAM does not apply."

@@ -11,9 +11,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from captum.attr import LayerGradCam
 
-from cnnbook.cam import (BOX_THRESHOLDS, box_accuracy_curve, box_and_point_scores, box_from_heatmap, box_mask,
-                         calibrate_threshold, cam, centre_prior, deletion_auc, deletion_curve, deletion_score, grad_cam,
-                         ink_density, iou, localisation_scores, pointing_game, random_prior, rank_correlation,
+from cnnbook.cam import (BOX_THRESHOLDS, CAM_CHECK_IMAGES, box_accuracy_curve, box_and_point_scores, box_from_heatmap,
+                         box_mask, calibrate_threshold, cam, centre_prior, deletion_auc, deletion_curve, deletion_score,
+                         grad_cam, ink_density, iou, localisation_scores, pointing_game, random_prior, rank_correlation,
                          score_maps)
 from cnnbook.models import GAPNet
 
@@ -370,3 +370,23 @@ def test_ink_density_is_the_window_mean():
 
 def test_box_thresholds_are_the_chapter_grid():
     assert BOX_THRESHOLDS == tuple(round(0.1 * k, 1) for k in range(1, 9))
+
+
+def test_cam_checks_the_gap_ending_on_the_first_images_only_and_still_rejects_a_large_batch():
+    torch.manual_seed(0)
+    model = GAPNet(width=4).eval()
+    x = torch.rand(3 * CAM_CHECK_IMAGES, 1, 16, 16)
+    seen = []
+    handle = model.classifier.register_forward_hook(lambda module, inputs, output: seen.append(len(inputs[0])))
+    try:
+        maps = cam(model, x, 1)
+    finally:
+        handle.remove()
+    assert seen == [CAM_CHECK_IMAGES, CAM_CHECK_IMAGES]  # model(x[:k]) and classifier(GAP(maps[:k]))
+    with torch.no_grad():
+        expected = torch.einsum("k,nkhw->nhw", model.classifier.weight[1], model.features(x))
+    assert torch.allclose(maps, expected, atol=1e-6)  # every image gets its map, not only the checked ones
+    not_gap = GAPNet(width=4).eval()
+    not_gap.forward = lambda inp: not_gap.classifier(not_gap.features(inp).amax(dim=(2, 3)))
+    with pytest.raises(ValueError, match="global average pool"):
+        cam(not_gap, x, 0)
