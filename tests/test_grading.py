@@ -327,6 +327,14 @@ def test_student_versions_contain_no_solutions_and_no_hidden_tests(course):
         assert not leaked, f"{name}: solution or hidden-test lines leaked into the student version: {leaked[:3]}"
         assert text.count("raise NotImplementedError()") >= 2 and "YOUR ANSWER HERE" in text
         assert all(not c.get("outputs") for c in student.cells if c.cell_type == "code"), "outputs not cleared"
+        # nbgrader replaces a written-answer cell as a whole, so the question must stand in the cell before it.
+        for i, cell in enumerate(source.cells):
+            if cell.cell_type == "markdown" and cell.metadata.get("nbgrader", {}).get("solution"):
+                assert cell.source.startswith("*Model answer.*"), (
+                    f"{name}: a written-answer cell holds more than its model answer; students would lose the "
+                    "question with it (nbgrader clears the whole cell): put the question in a cell of its own")
+                question = source.cells[i - 1].source.strip()
+                assert question and question in text, f"{name}: the question of a written answer is not shown to students"
         assert [grade_id(c) for c in student.cells] == [grade_id(c) for c in source.cells], \
             f"{name}: the student version must keep every graded cell, in order"
 
