@@ -1,11 +1,17 @@
-"""Build the whole book as one PDF, offline: `_build/pdf/cnnbook.pdf`.
+"""Build the whole book as one printable PDF, offline: `_build/pdf/cnnbook.pdf`.
 
-Route: Jupyter Book's single-page HTML build (every chapter on one page, MathJax served locally), printed
-by Debian's Chromium through Playwright, the same browser the tests use. Chromium typesets the math with
-MathJax before printing, writes a bookmark outline from the headings (one entry per chapter, nested
-sections below) and numbers the pages in the footer. Code and outputs wrap instead of running off the page.
+Route: the HTML book (`jupyter-book build .`, incremental; README command (a) has just built it) is assembled
+into one page by book/pdf/assemble.py — a title page, the contents, every page of `_toc.yml` starting on a new
+page, an index from Sphinx's genindex — with every internal link rewritten to a fragment of that page. Debian's
+Chromium (through Playwright, no download) typesets it with book/pdf/print.css after book/pdf/prepare.js has
+wrapped the code to the column, and prints it twice: the first print tells on which page every linked id
+landed (Chromium writes a named destination per link target), the page numbers go into the contents and the
+index, and the second print is the book (a third only if the numbers moved a page). Then book/pdf/finish.py
+stamps the running heads (a page of heads printed by Chromium, merged with pypdf) and writes the outline.
+The PDF is tagged (structure tree, figures carry their alt text). Chinese text needs only a CJK font
+(Debian: fonts-noto-cjk); no TeX.
 
-    .venv/bin/python book/build_pdf.py            # writes _build/pdf/cnnbook.pdf (and a copy in _build/html/)
+    .venv/bin/python book/build_pdf.py                 # writes _build/pdf/cnnbook.pdf (and a copy in _build/html/)
 
 Set CNNBOOK_CHROMIUM to use another Chromium binary. Nothing is downloaded: every request the page makes
 to a host other than the local file system is aborted and makes the build fail.
@@ -14,8 +20,9 @@ to a host other than the local file system is aborted and makes the build fail.
 from __future__ import annotations
 
 import argparse
-import logging
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,118 +30,87 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent / "pdf"
+sys.path.insert(0, str(HERE))
+
+from assemble import CONTENTS_ID, INDEX_ID, Assembler  # noqa: E402
+from finish import Mark, destinations, finish, heads_html, internal_links  # noqa: E402
+
 CHROMIUM = Path(os.environ.get("CNNBOOK_CHROMIUM", "/usr/bin/chromium"))
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                "--disable-background-networking", "--disable-component-update", "--no-first-run",
                "--disable-sync", "--disable-default-apps", "--disable-extensions", "--mute-audio"]
-
-# Print layout: the theme's navigation and sidebars go, code and outputs wrap, each chapter starts a page.
-PRINT_CSS = """
-@page { size: A4; margin: 16mm 14mm 18mm 14mm; }
-.bd-header, .bd-sidebar-primary, .bd-sidebar-secondary, .bd-header-article, .prev-next-area, .bd-footer,
-.bd-footer-article, .header-article-items, .headerlink, .copybtn, .toggle-button, .search-button,
-#pst-back-to-top, .theme-switch-button, .bd-search, .skip-link { display: none !important; }
-.bd-main, .bd-content, .bd-article-container, .bd-page-width, .bd-container, .bd-container__inner
-  { max-width: 100% !important; width: 100% !important; padding: 0 !important; margin: 0 !important; }
-pre, .highlight pre, .output pre, div.cell_output pre, code
-  { white-space: pre-wrap !important; word-break: break-all !important; overflow: visible !important; }
-div.cell_output, div.cell_input, .highlight { overflow: visible !important; max-height: none !important; }
-img { max-width: 100% !important; height: auto !important; break-inside: avoid; }
-mjx-container { overflow: visible !important; }
-mjx-container[display="true"] { break-inside: avoid; }
-body { font-size: 10.5pt; }
-section > h1 { break-before: page; }
-"""
-
+MARGIN = {"top": "20mm", "bottom": "16mm", "left": "16mm", "right": "16mm"}
+COLUMN_PX = round((210 - 32) / 25.4 * 96)  # the printed text column, in CSS pixels
 FOOTER = ('<div style="font-size:8px;width:100%;text-align:center;color:#555">'
           'cnnbook — page <span class="pageNumber"></span> of <span class="totalPages"></span></div>')
-
-# Waits until every image has loaded and MathJax has typeset the whole page; returns what it found.
-READY_JS = """
-async () => {
-  const imgs = [...document.images];
-  imgs.forEach(i => { i.loading = 'eager'; });
-  await Promise.all(imgs.map(i => i.complete ? null : new Promise(done => {
-    i.addEventListener('load', done, {once: true}); i.addEventListener('error', done, {once: true}); })));
-  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
-    await MathJax.startup.promise;
-    if (MathJax.typesetPromise) { await MathJax.typesetPromise(); }
-  }
-  const headings = [...document.querySelectorAll('h1, h2, h3, h4, h5, h6')].map(h => {
-    const copy = h.cloneNode(true); copy.querySelectorAll('.headerlink').forEach(a => a.remove());
-    return copy.textContent.replace(/\s+/g, ' ').trim(); });
-  return {images: imgs.length, broken: imgs.filter(i => !i.naturalWidth).map(i => i.src), headings,
-          math: document.querySelectorAll('mjx-container').length,
-          mjx_errors: document.querySelectorAll('mjx-merror').length};
-}
-"""
+FILL_JS = """pages => { for (const e of document.querySelectorAll('.pdf-page[data-target]')) {
+  const n = pages[e.dataset.target]; e.textContent = n === undefined ? '?' : String(n); } }"""
 
 
-def build_single_page(out: Path) -> Path:
-    """Jupyter Book's singlehtml build of the whole book into `out`; returns its index page."""
-    command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(ROOT), "--builder", "singlehtml",
-               "--path-output", str(out), "-W", "-n", "--keep-going"]
+def build_html(out: Path | None) -> Path:
+    """`jupyter-book build .` with warnings as errors (incremental), into `out` or the default _build/."""
+    command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(ROOT), "-W", "-n", "--keep-going"]
+    if out is not None:
+        command += ["--path-output", str(out)]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
-        raise SystemExit(f"the single-page HTML build failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
-    built = out / "_build" / "singlehtml" / "book" / "intro.html"
-    if not built.exists():
-        raise SystemExit(f"the single-page HTML build wrote no {built}")
-    # Sphinx writes the page under book/ but its links to _images/ and _static/ are relative to the root.
-    page = built.parents[1] / "cnnbook.html"
-    shutil.copyfile(built, page)
-    return page
+        log = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + done.stderr)
+        problems = [line for line in log.splitlines() if "WARNING" in line or "ERROR" in line]
+        raise SystemExit("the HTML build (warnings are errors) failed:\n" + "\n".join(problems[:30] or [log[-4000:]]))
+    return (out or ROOT) / "_build" / "html"
 
 
-def _squash(text: str) -> str:
-    return "".join(text.split())
+def outline(assembler: Assembler) -> list[Mark]:
+    """Parts, their pages and the numbered chapters' sections; a part of one page of the same title is one entry."""
+    marks = []
+    for caption, docs in assembler.parts():
+        pages = [Mark(d.title, d.slug, [Mark(t, i, []) for i, t in d.sections] if d.numbered else [])
+                 for d in docs]
+        if not caption:
+            marks += [Mark("Contents", CONTENTS_ID, [])] + pages
+        elif len(docs) == 1 and docs[0].title == caption:
+            marks += pages
+        else:
+            marks.append(Mark(caption, docs[0].slug, pages))
+    return marks + [Mark("Index", INDEX_ID, [])]
 
 
-def fix_outline(pdf: Path, headings: list[str]) -> int:
-    """Give every bookmark the exact text of the heading it points to; returns how many were changed.
-
-    Chromium builds the outline from the headings but drops the space at a line break ("neuralnetworks")
-    and sometimes repeats a heading's text ("1. Convolution1. Convolution"). Each bookmark is matched to
-    the heading whose text, without spaces, it equals or repeats, and takes that heading's text.
-    """
-    from pypdf import PdfReader, PdfWriter
-    from pypdf.generic import NameObject, TextStringObject
-
-    logging.getLogger("pypdf").setLevel(logging.ERROR)  # Chromium's trailer size: harmless, and noisy
-
-    by_squash = {}
-    for heading in headings:
-        by_squash.setdefault(_squash(heading), heading)
-    writer = PdfWriter(clone_from=PdfReader(str(pdf)))
-    changed, stack = 0, []
-    outlines = writer._root_object.get("/Outlines")
-    if outlines is not None and "/First" in outlines.get_object():
-        stack.append(outlines.get_object()["/First"].get_object())
-    while stack:
-        item = stack.pop()
-        title = str(item.get("/Title", ""))
-        squashed = _squash(title)
-        for key, heading in sorted(by_squash.items(), key=lambda kv: -len(kv[0])):
-            if key and squashed.startswith(key) and key.endswith(squashed[len(key):]):
-                if heading != title:
-                    item[NameObject("/Title")] = TextStringObject(heading)
-                    changed += 1
-                break
-        for link in ("/First", "/Next"):
-            if link in item:
-                stack.append(item[link].get_object())
-    with open(pdf, "wb") as out:
-        writer.write(out)
-    return changed
+def running_heads(assembler: Assembler, pages: dict[str, int], total: int) -> list[tuple[str, str]]:
+    """(left, right) head of every page: the title of the book's page it belongs to and, in a chapter, the
+    last section begun by the end of the page (as LaTeX's right marks); no head on the first page of anything."""
+    starts = [(pages[CONTENTS_ID], "Contents", [])]
+    for _, docs in assembler.parts():
+        starts += [(pages[d.slug], d.title, [(pages[i], t) for i, t in d.sections] if d.numbered else [])
+                   for d in docs]
+    starts.append((pages[INDEX_ID], "Index", []))
+    heads = []
+    for number in range(1, total + 1):
+        before = [s for s in starts if s[0] <= number]
+        if not before or before[-1][0] == number:
+            heads.append(("", ""))
+            continue
+        sections = [t for start, t in before[-1][2] if start <= number]
+        heads.append((before[-1][1], sections[-1] if sections else ""))
+    return heads
 
 
-def print_pdf(page: Path, pdf: Path) -> dict:
-    """Open `page` in Chromium with no network, wait for images and math, print it to `pdf`."""
+def print_book(assembler: Assembler, work: Path, out: Path) -> dict:
+    """Print the assembled page (two or three passes), stamp heads and outline; returns what it measured."""
+    from playwright.sync_api import sync_playwright
+    from pypdf import PdfReader
+
     if not CHROMIUM.exists():
         raise SystemExit(f"Chromium is not installed at {CHROMIUM}: apt-get install -y chromium "
                          f"(or set CNNBOOK_CHROMIUM to a Chromium binary).")
-    from playwright.sync_api import sync_playwright
-
+    t0 = time.monotonic()
+    text, facts = assembler.page((HERE / "print.css").read_text())
+    if assembler.problems:
+        raise SystemExit("links to ids that do not exist:\n" + "\n".join(assembler.problems[:20]))
+    work.mkdir(parents=True, exist_ok=True)
+    page = work / "cnnbook-print.html"
+    page.write_text(text, encoding="utf-8")
+    timings = {"assemble_s": round(time.monotonic() - t0, 1)}
     blocked: list[str] = []
 
     def route(r):
@@ -144,29 +120,61 @@ def print_pdf(page: Path, pdf: Path) -> dict:
             blocked.append(r.request.url)
             r.abort("internetdisconnected")
 
+    options = dict(format="A4", print_background=True, tagged=True, outline=False, display_header_footer=True,
+                   header_template="<span></span>", footer_template=FOOTER, margin=MARGIN)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS, timeout=60_000)
         try:
-            context = browser.new_context()
+            context = browser.new_context(viewport={"width": COLUMN_PX, "height": 1000})
             context.route("**/*", route)
             tab = context.new_page()
-            tab.goto(page.as_uri(), wait_until="load", timeout=120_000)
+            t = time.monotonic()
+            tab.goto(page.as_uri(), wait_until="load", timeout=180_000)
             tab.emulate_media(media="print")
-            tab.add_style_tag(content=PRINT_CSS)
-            report = tab.evaluate(READY_JS)
-            pdf.parent.mkdir(parents=True, exist_ok=True)
-            partial = pdf.with_suffix(".pdf.part")
-            tab.pdf(path=str(partial), format="A4", print_background=True, outline=True, tagged=True,
-                    display_header_footer=True, header_template="<span></span>", footer_template=FOOTER,
-                    margin={"top": "16mm", "bottom": "18mm", "left": "14mm", "right": "14mm"})
-            fix_outline(partial, report["headings"])
-            partial.replace(pdf)
+            report = tab.evaluate((HERE / "prepare.js").read_text())
+            timings["typeset_s"] = round(time.monotonic() - t, 1)
+            if report["broken"] or report["mjx_errors"] or blocked:
+                raise SystemExit(f"images that did not load: {report['broken'][:5]}; MathJax errors: "
+                                 f"{report['mjx_errors']}; requests to the internet: {sorted(set(blocked))[:5]}")
+            if report["too_wide"]:
+                raise SystemExit("wider than the text column:\n" + "\n".join(report["too_wide"][:20]))
+            raw, filled, passes = work / "pass.pdf", {}, 0
+            while True:
+                t = time.monotonic()
+                tab.pdf(path=str(raw), **options)
+                passes += 1
+                timings[f"print_pass{passes}_s"] = round(time.monotonic() - t, 1)
+                reader = PdfReader(str(raw))
+                places = destinations(reader)
+                pages = {name: place.page + 1 for name, place in places.items()}
+                if pages == filled or passes == 3:
+                    break
+                tab.evaluate(FILL_JS, pages)
+                filled = pages
+            if pages != filled:
+                raise SystemExit("the page numbers of the contents and index did not settle in three prints")
+            total = len(reader.pages)
+            heads = work / "heads.pdf"
+            t = time.monotonic()
+            tab.set_content(heads_html(running_heads(assembler, pages, total)))
+            tab.pdf(path=str(heads), format="A4", print_background=False, margin={k: "0" for k in MARGIN},
+                    prefer_css_page_size=True)
+            timings["heads_s"] = round(time.monotonic() - t, 1)
         finally:
             browser.close()
-    if blocked:
-        raise SystemExit(f"the book tried to reach the internet while printing: {sorted(set(blocked))[:5]}")
-    if report["broken"] or report["mjx_errors"]:
-        raise SystemExit(f"images that did not load: {report['broken'][:5]}; MathJax errors: {report['mjx_errors']}")
+    t = time.monotonic()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_suffix(".pdf.part")
+    bookmarks = finish(str(raw), str(heads), str(partial), outline(assembler), places, assembler.book_title())
+    partial.replace(out)
+    timings["finish_s"] = round(time.monotonic() - t, 1)
+    named, uris = internal_links(PdfReader(str(out)))
+    missing = sorted({n for n in named if n not in places})
+    if missing:
+        raise SystemExit(f"internal links without a destination in the PDF: {missing[:10]}")
+    report.update(timings, pages=total, passes=passes, bookmarks=bookmarks, internal_links=len(named),
+                  web_links=len(uris), index_entries=facts["index_entries"],
+                  chapters=sum(d.numbered for d in facts["docs"]), unlinked=assembler.unlinked)
     return report
 
 
@@ -174,17 +182,24 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "_build" / "pdf" / "cnnbook.pdf", help="the PDF to write")
     parser.add_argument("--work", type=Path, default=ROOT / "_build" / "pdf-src",
-                        help="folder for the single-page HTML build")
+                        help="folder for the assembled page and the intermediate prints")
+    parser.add_argument("--html", type=Path, help="an HTML build of the book to print (default: build it "
+                        "incrementally into _build/html first)")
+    parser.add_argument("--build-html-into", type=Path, help="build the HTML book into this --path-output instead")
+    parser.add_argument("--report", type=Path, help="write the build's measurements here as JSON")
     args = parser.parse_args(argv)
     start = time.monotonic()
-    page = build_single_page(args.work)
-    report = print_pdf(page, args.out)
-    html = ROOT / "_build" / "html"
-    if html.is_dir():  # the HTML book links to cnnbook.pdf next to its pages
-        shutil.copyfile(args.out, html / "cnnbook.pdf")
-    print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}: "
-          f"{report['images']} images, {report['math']} formulas, {args.out.stat().st_size / 1e6:.1f} MB "
-          f"in {time.monotonic() - start:.0f} s")
+    html = args.html or build_html(args.build_html_into)
+    html_s = time.monotonic() - start
+    report = print_book(Assembler(ROOT, html), args.work, args.out)
+    report["html_s"] = round(html_s, 1)
+    report["total_s"] = round(time.monotonic() - start, 1)
+    if (ROOT / "_build" / "html").is_dir():  # the HTML book links to cnnbook.pdf next to its pages
+        shutil.copyfile(args.out, ROOT / "_build" / "html" / "cnnbook.pdf")
+    if args.report:
+        args.report.write_text(json.dumps(report, indent=1))
+    shown = {k: v for k, v in report.items() if k not in ("broken", "too_wide", "unlinked")}
+    print(f"wrote {args.out}: {json.dumps(shown)}")
     return 0
 
 

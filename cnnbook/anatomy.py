@@ -59,18 +59,25 @@ class ModelSummary:
         self.total_macs = sum(r["macs"] for r in rows)
 
     def table(self, free_layers: bool = True) -> str:
-        """The table as text; free_layers=False hides rows with neither parameters nor MACs (ReLU, pooling)."""
-        head = f"{'layer':<28} {'type':<24} {'output shape':<18} {'params':>10} {'MACs':>13}"
-        lines = [head, "-" * len(head)]
-        for r in self.rows:
-            if not free_layers and not (r["params"] or r["macs"]):
-                continue
-            shape = "×".join(str(s) for s in r["output"])
-            lines.append(f"{r['layer'][:28]:<28} {r['type'][:24]:<24} {shape:<18} {r['params']:>10,} "
-                         f"{r['macs']:>13,}")
-        lines += ["-" * len(head), f"{'total':<72} {self.total_params:>10,} {self.total_macs:>13,}",
-                  f"input {'×'.join(map(str, self.input_size))}, one example; MACs = multiply-accumulates of "
-                  f"Conv2d, Linear and attention matmuls (norms, activations, pooling, additions excluded)"]
+        """The table as text; free_layers=False hides rows with neither parameters nor MACs (ReLU, pooling).
+
+        Each column is as wide as its longest entry (layer names cut at 28 characters), columns two spaces
+        apart, so that the table fits the book's text column (tests/test_browser_book.py measures it)."""
+        rows = [(r["layer"][:28], r["type"][:24], "×".join(str(s) for s in r["output"]), f"{r['params']:,}",
+                 f"{r['macs']:,}") for r in self.rows if free_layers or r["params"] or r["macs"]]
+        total = ("total", "", "", f"{self.total_params:,}", f"{self.total_macs:,}")
+        head = ("layer", "type", "output shape", "params", "MACs")
+        widths = [max(len(row[k]) for row in [head, total, *rows]) for k in range(5)]
+
+        def line(row):
+            left = [f"{cell:<{w}}" for cell, w in zip(row[:3], widths)]
+            right = [f"{cell:>{w}}" for cell, w in zip(row[3:], widths[3:])]
+            return "  ".join(left + right)
+
+        rule = "-" * (sum(widths) + 2 * (len(widths) - 1))
+        lines = [line(head), rule, *map(line, rows), rule, line(total),
+                 f"input {'×'.join(map(str, self.input_size))}, one example; MACs = multiply-accumulates of "
+                 f"Conv2d, Linear and attention matmuls (norms, activations, pooling, additions excluded)"]
         return "\n".join(lines)
 
     def __str__(self) -> str:

@@ -3,12 +3,15 @@
 The book is built with warnings as errors into `_build/browser-test/` (incremental: fast when sources did not
 change; set CNNBOOK_BOOK_HTML to test an existing build instead), served by `http.server` on 127.0.0.1, and
 every HTML page found in the build (a glob, not a list) is opened. A request to any other host is aborted and
-fails the test: a reader offline must get math, figures, search and navigation. Screenshots for a human look
-are written to `_build/screenshots/`.
+fails the test: a reader offline must get math, figures, search and navigation. Every page is read at
+1280 × 900 (a laptop) and at 390 × 844 (a phone): no console error, one search box, the index in the sidebar,
+code and outputs that fit the text column, display math that scrolls inside its own box. Screenshots for a
+human look are written to `_build/screenshots/`.
 """
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import html
 import os
@@ -31,14 +34,7 @@ from browser_support import ROOT, OfflineContext
 BUILD_DIR = ROOT / "_build" / "browser-test"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
-
-# Console errors that do not stop a page from reading correctly, each with its reason. Keep it short.
-CONSOLE_ALLOW: list[tuple[str, str]] = [
-    (r"Identifier 'THEBE_JS_URL' has already been declared",
-     "Sphinx 7.4.7 (the version jupyter-book 1.0.4 pins) writes inline scripts that sphinx-thebe adds after the "
-     "builder started twice; the first copy defines the constants, so only live-code (thebe, unused: no launch "
-     "buttons) config is touched and nothing the reader sees changes."),
-]
+LAPTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}  # viewports: every page is read at both
 
 # Report entries that must be empty (lists) or zero (counts) on every page, and what a non-empty one means.
 PAGE_PROBLEMS = [
@@ -48,6 +44,10 @@ PAGE_PROBLEMS = [
     ("mjx_errors", "MathJax errors"),
     ("raw_tex", "raw TeX delimiters in the text"),
     ("blocks_without_copy_button", "code blocks without a copy button"),
+    ("blocks_scrolling", "code/output blocks that need horizontal scrolling (px beyond the column: widest row)"),
+    ("text_changed", "code/output blocks whose text differs from the built HTML (book/_static/cnnbook.js)"),
+    ("math_clipped", "display math cut off instead of scrolling inside its box"),
+    ("page_overflow", "the page itself scrolls sideways"),
 ]
 
 # Runs in the page after it loaded: waits for pending images and for MathJax, then reports what a reader sees.
@@ -87,6 +87,47 @@ async () => {
   r.code_blocks = blocks.length;
   r.code_cells = document.querySelectorAll('div.cell div.cell_input').length;
   r.blocks_without_copy_button = blocks.filter(p => !p.parentElement.querySelector('button.copybtn')).length;
+  // Code and outputs fit the text column: a block that needs horizontal scrolling, with its widest row.
+  r.block_overflow = blocks.map(p => p.scrollWidth - p.clientWidth);
+  r.blocks_scrolling = blocks.filter(p => p.scrollWidth > p.clientWidth + 1).map(p => {
+    const width = l => l.getBoundingClientRect().width;
+    const widest = [...p.querySelectorAll('.cnnbook-line')].reduce((a, b) => (width(b) > width(a) ? b : a), p);
+    return `${p.scrollWidth - p.clientWidth} px: ${widest.textContent.trim().slice(0, 90)}`;
+  });
+  r.wrapped_lines = [...document.querySelectorAll('div.highlight > pre .cnnbook-line')]
+    .filter(l => l.getClientRects().length && l.getBoundingClientRect().height > 1.5 * parseFloat(getComputedStyle(l).lineHeight)).length;
+  r.table_rows = document.querySelectorAll('div.highlight > pre .cnnbook-row').length;
+  // cnnbook.js splits blocks into lines: the text (what the copy button copies) must stay exactly the same.
+  const built = new DOMParser().parseFromString(await (await fetch(location.href)).text(), 'text/html');
+  const before = [...built.querySelectorAll('div.highlight > pre')].map(p => p.textContent);
+  r.text_changed = before.length !== blocks.length ? [`${before.length} blocks built, ${blocks.length} shown`]
+    : blocks.map((p, k) => (p.textContent === before[k] ? null : p.textContent.slice(0, 60))).filter(t => t !== null);
+  // Display math: content wider than its box must scroll inside the box, never be cut off.
+  r.math_boxes = 0; r.math_scrolling = 0; r.math_clipped = [];
+  for (const m of document.querySelectorAll('div.math mjx-container[display="true"]')) {
+    r.math_boxes += 1;
+    const box = m.closest('div.math');
+    const content = m.querySelector('mjx-math');
+    if (!content || content.getBoundingClientRect().width <= box.clientWidth + 1) continue;
+    const inside = e => e.getBoundingClientRect().right <= box.getBoundingClientRect().right + 1;
+    const scroller = [m, box].find(e => /auto|scroll/.test(getComputedStyle(e).overflowX) && e.scrollWidth > e.clientWidth
+                                        && inside(e));
+    if (scroller) {
+      scroller.scrollLeft = 30;
+      const moved = scroller.scrollLeft > 0;
+      scroller.scrollLeft = 0;
+      if (moved) { r.math_scrolling += 1; continue; }
+    }
+    r.math_clipped.push(box.textContent.trim().slice(0, 60));
+  }
+  r.page_overflow = document.documentElement.scrollWidth > window.innerWidth ?
+    [`${document.documentElement.scrollWidth} px wide in a ${window.innerWidth} px window`] : [];
+  // Navigation: exactly one search box on screen, and the index in the left sidebar.
+  const visible = e => e.checkVisibility() && !e.closest('article, .bd-search-container');  // not search.html's own
+  r.search_boxes = [...document.querySelectorAll('.search-button, .search-button-field, form.bd-search')]
+    .filter(e => visible(e) && !(e.matches('form.bd-search') && e.closest('.search-button-field, dialog'))).length;
+  r.sidebar_index = [...document.querySelectorAll('.bd-sidebar-primary a[href]')]
+    .some(a => new URL(a.href).pathname.endsWith('/genindex.html'));
   r.urls = [...document.querySelectorAll('a[href]')].map(a => a.href)
     .concat([...document.querySelectorAll('link[href]')].map(l => l.href))
     .concat([...document.querySelectorAll('script[src], img[src], source[src], iframe[src]')].map(e => e.src));
@@ -109,12 +150,18 @@ def toc_entries() -> list[str]:
 
 @pytest.fixture(scope="module")
 def book_html() -> Path:
-    """The built book's html folder: CNNBOOK_BOOK_HTML if set, else a fresh (incremental) strict build."""
+    """The built book's html folder: CNNBOOK_BOOK_HTML if set, else a fresh (incremental) strict build.
+
+    Other browser test files use this fixture too (tests/test_browser_explorers.py), possibly in another
+    xdist worker at the same time: a file lock lets one build run at a time; the next finds it up to date."""
     if os.environ.get("CNNBOOK_BOOK_HTML"):
         return Path(os.environ["CNNBOOK_BOOK_HTML"])
     t0 = time.monotonic()
-    proc = subprocess.run([str(JUPYTER_BOOK), "build", str(ROOT), "-W", "-n", "--keep-going",
-                           "--path-output", str(BUILD_DIR)], capture_output=True, text=True, timeout=600)
+    BUILD_DIR.mkdir(parents=True, exist_ok=True)
+    with open(BUILD_DIR.parent / "browser-test.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        proc = subprocess.run([str(JUPYTER_BOOK), "build", str(ROOT), "-W", "-n", "--keep-going",
+                               "--path-output", str(BUILD_DIR)], capture_output=True, text=True, timeout=600)
     log = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
     if proc.returncode != 0:
         pytest.fail(f"jupyter-book build -W -n --keep-going failed (rc={proc.returncode}); build log:\n{log[-8000:]}",
@@ -147,7 +194,7 @@ def server(book_html):
 
 @pytest.fixture(scope="module")
 def offline(browser):
-    ctx = OfflineContext(browser, viewport={"width": 1280, "height": 900})
+    ctx = OfflineContext(browser, viewport=LAPTOP)
     yield ctx
     ctx.close()
 
@@ -175,46 +222,71 @@ def fetch_status(url: str) -> int:
         return e.code
 
 
-def test_every_page_reads_correctly_offline(offline, book_html, server):
-    pages = book_pages(book_html)
-    expected = [f"{entry}.html" for entry in toc_entries()] + ["index.html", "search.html", "genindex.html"]
-    missing = [p for p in expected if p not in pages]
-    assert not missing, f"the build lacks pages for {missing} (built: {pages})"
+# What is checked only at 1280 px: on a phone a wide printed table scrolls sideways in its box, by design.
+LAPTOP_ONLY = {"blocks_scrolling"}
 
+
+def page_problems(report: dict, viewport: str) -> list[str]:
+    """What is wrong on a page, from its PAGE_REPORT_JS report at the viewport "laptop" or "phone"."""
+    found = [f"{what}: {report[key] if isinstance(report[key], int) else report[key][:3]}"
+             for key, what in PAGE_PROBLEMS if report[key] and (viewport == "laptop" or key not in LAPTOP_ONLY)]
+    if report["math"] and not report["mathjax_loaded"]:
+        found.append("page has math but MathJax did not load")
+    if report["code_cells"] and not report["code_blocks"]:
+        found.append("code cells are not highlighted code blocks")
+    if report["search_boxes"] != 1:
+        found.append(f"{report['search_boxes']} search boxes on screen, not one")
+    if not report["sidebar_index"]:
+        found.append("the left sidebar has no link to the index (genindex.html)")
+    return found
+
+
+@pytest.fixture(scope="module")
+def every_page(offline, book_html, server) -> dict:
+    """Every page of the build, read once: loaded at 1280 × 900, reported, then resized to 390 × 844 (a phone:
+    the theme's layout is CSS, and MathJax's output does not depend on the width) and reported again.
+    {"laptop": (reports, problems), "phone": (reports, problems), "browse_time": s}, keyed by page path."""
     t0 = time.monotonic()
-    problems: dict[str, list[str]] = {}
-    reports: dict[str, dict] = {}
+    result = {"laptop": ({}, {}), "phone": ({}, {}), "phone_time": 0.0}
     page = offline.new_page()
-    for rel in pages:
+    for rel in book_pages(book_html):
+        page.set_viewport_size(LAPTOP)
         errors_before = len(offline.console_errors)
         response = page.goto(server + rel, wait_until="load")
-        found = problems.setdefault(rel, [])
         if response is None or response.status != 200:
-            found.append(f"HTTP {response and response.status}")
+            result["laptop"][1][rel] = [f"HTTP {response and response.status}"]
             continue
         target = redirect_target(book_html / rel)
         if target:
             page.wait_for_url(urljoin(server + rel, target), wait_until="load")
-        report = page.evaluate(PAGE_REPORT_JS)
-        reports[rel] = report
-        found += [f"{what}: {report[key] if isinstance(report[key], int) else report[key][:3]}"
-                  for key, what in PAGE_PROBLEMS if report[key]]
-        if report["math"] and not report["mathjax_loaded"]:
-            found.append("page has math but MathJax did not load")
-        if report["code_cells"] and not report["code_blocks"]:
-            found.append("code cells are not highlighted code blocks")
-        new_errors = [e for e in offline.console_errors[errors_before:]
-                      if not any(re.search(pattern, e) for pattern, _ in CONSOLE_ALLOW)]
-        found += new_errors
+        for viewport, size in (("laptop", LAPTOP), ("phone", PHONE)):
+            t_view = time.monotonic()
+            page.set_viewport_size(size)
+            page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+            report = page.evaluate(PAGE_REPORT_JS)
+            reports, problems = result[viewport]
+            reports[rel] = report
+            # no console error is allowed, on any page
+            problems[rel] = page_problems(report, viewport) + offline.console_errors[errors_before:]
+            errors_before = len(offline.console_errors)
+            result["phone_time"] += (time.monotonic() - t_view) * (viewport == "phone")
     page.close()
-    browse_time = time.monotonic() - t0
+    result["browse_time"] = time.monotonic() - t0
+    return result
+
+
+def test_every_page_reads_correctly_offline(offline, book_html, server, every_page):
+    pages = book_pages(book_html)
+    expected = [f"{entry}.html" for entry in toc_entries()] + ["index.html", "search.html", "genindex.html"]
+    missing = [p for p in expected if p not in pages]
+    assert not missing, f"the build lacks pages for {missing} (built: {pages})"
+    reports, problems = every_page["laptop"]
+    browse_time = every_page["browse_time"]
 
     # Internal links: every same-origin URL any page refers to, requested once; fragments must exist.
     links: dict[str, set[str]] = {}
     for rel, report in reports.items():
         for url in report["urls"]:
-            if url == urljoin(server, "cnnbook.pdf"):
-                continue  # written next to the HTML by book/build_pdf.py, after this build; tests/test_pdf.py checks it
             if url.startswith(server):
                 base, fragment = urldefrag(url)
                 links.setdefault(base, set())
@@ -245,7 +317,36 @@ def test_every_page_reads_correctly_offline(offline, book_html, server):
     assert sum(r["images"] for r in reports.values()) > 0, "no page of the book has an image"
     chapters = [rel for rel in reports if rel.startswith("notebooks/")]
     assert chapters and all(reports[c]["code_cells"] > 0 for c in chapters), "chapter pages without code cells"
-    print(f"{len(pages)} pages, {len(links)} internal URLs checked; browsing time: {browse_time:.1f} s")
+    # cnnbook.js ran: long lines wrap with a hanging indent, printed tables keep their rows.
+    assert sum(r["wrapped_lines"] for r in reports.values()) > 0, "no long code line wraps at 1280 px"
+    assert sum(r["table_rows"] for r in reports.values()) > 0, "no printed table was recognised"
+    overflow = [o for r in reports.values() for o in r["block_overflow"]]
+    print(f"{len(pages)} pages, {len(links)} internal URLs checked; browsing time: {browse_time:.1f} s "
+          f"(of which {every_page['phone_time']:.1f} s at phone size); "
+          f"{len(overflow)} code/output blocks, {sum(o > 1 for o in overflow)} need horizontal scrolling "
+          f"(widest: {max(overflow, default=0)} px beyond the column)")
+
+
+def test_phone_pages_do_not_scroll_sideways_and_wide_math_scrolls_in_its_box(offline, server, every_page):
+    """At 390 × 844: no page is wider than the screen, display math wider than the column scrolls inside its
+    own box (on the formula sheet at least one does), one search button, no console error."""
+    reports, problems = every_page["phone"]
+    failures = {rel: p for rel, p in problems.items() if p}
+    summary = "\n".join(f"  {rel}: {'; '.join(p)}" for rel, p in failures.items())
+    assert not failures, f"{len(failures)} of {len(problems)} pages do not read correctly on a phone:\n{summary}"
+    assert reports["book/formulas.html"]["math_scrolling"] > 0, \
+        "no display formula of the formula sheet is wider than a phone: the scrolling check checked nothing"
+    print(f"phone: {len(reports)} pages; {sum(r['math_boxes'] for r in reports.values())} display formulas, "
+          f"{sum(r['math_scrolling'] for r in reports.values())} scroll in their box")
+
+    page = offline.new_page()  # for a human look: the formula sheet on a phone
+    page.set_viewport_size(PHONE)
+    page.goto(server + "book/formulas.html", wait_until="load")
+    page.evaluate(PAGE_REPORT_JS)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "formulas-phone.png"))
+    page.close()
+    assert not offline.blocked, f"tried to reach the internet: {offline.blocked}"
 
 
 def search(page, server: str, query: str) -> list[str]:
@@ -363,6 +464,10 @@ def test_glossary_formula_sheet_and_index_serve_revision(offline, book_html, ser
     index_text = page.inner_text("main").lower()
     for idea in ("receptive field", "grad-cam", "batch normalisation", "output size", "stride", "dropout"):
         assert idea in index_text, f"the index does not list {idea!r}"
+    # The index points into the chapters where the ideas are taught, not only to the glossary: every chapter.
+    into = {urlsplit(h).path.lstrip("/") for h in page.eval_on_selector_all("main a[href]", "as => as.map(a => a.href)")}
+    not_indexed = [f"{e}.html" for e in toc_entries() if e.startswith("notebooks/") and f"{e}.html" not in into]
+    assert not not_indexed, f"no index entry points into {not_indexed}"
 
     linked_terms = set()
     for chapter in sorted(book_html.glob("notebooks/*.html")):

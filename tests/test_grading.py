@@ -423,6 +423,35 @@ def test_feedback_shows_verdicts_but_never_the_hidden_tests(course):
         assert "square(-2)" not in html and "HIDDEN TESTS" not in html, f"{page}: a hidden test leaked"
 
 
+def test_feedback_withholds_any_output_that_quotes_a_hidden_test(tmp_path):
+    """A student cell that printed the hidden test's source (`print(In[-1])`, were the scan to miss it) or an
+    error quoting it: feedback shows neither; the verdicts and the student's other output stay."""
+    hidden = "check_equal(square(-2), 4, 'square(-2) of a negative number')"
+    test = nbformat.v4.new_code_cell(f"check_equal(square(3), 9, 'square(3)')\n### BEGIN HIDDEN TESTS\n{hidden}\n"
+                                     "### END HIDDEN TESTS")
+    test.metadata["nbgrader"] = {"grade_id": "t", "grade": True, "locked": True, "points": 1, "schema_version": 3,
+                                 "solution": False, "task": False}
+    source = nbformat.v4.new_notebook(cells=[test])
+    released = nbformat.v4.new_notebook(cells=[nbformat.from_dict(dict(test, source="check_equal(square(3), 9, "
+                                                                                 "'square(3)')"))])
+    leak = nbformat.v4.new_code_cell("print(In[-2])", outputs=[nbformat.v4.new_output("stream", name="stdout",
+                                                                                       text=test.source)])
+    mine = nbformat.v4.new_code_cell("print('my note')", outputs=[nbformat.v4.new_output("stream", name="stdout",
+                                                                                         text="my note\n")])
+    graded_test = nbformat.from_dict(dict(test, outputs=[nbformat.v4.new_output(
+        "stream", name="stdout", text="[grader] passed: square(3)\n[grader] FAILED: square(-2) of a negative number\n")]))
+    graded = nbformat.v4.new_notebook(cells=[graded_test, leak, mine])
+    for folder, nb in (("source/x", source), ("release/x", released), ("autograded/ann/x", graded)):
+        (tmp_path / folder).mkdir(parents=True)
+        nbformat.write(nb, tmp_path / folder / "x.ipynb")
+    (page,) = grading.feedback(tmp_path)
+    html = page.read_text()
+    assert "square(-2)" not in html and "HIDDEN" not in html
+    assert "this cell&#39;s output is not shown: it quotes a hidden test" in html or \
+        "this cell's output is not shown: it quotes a hidden test" in html
+    assert "my note" in html and "[grader] passed: square(3)" in html
+
+
 def test_a_timeout_below_what_the_reference_needs_is_refused_up_front(course, capsys):
     root, _ = course
     ref = root / "references" / LOOP / f"{LOOP}.json"

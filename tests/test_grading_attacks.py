@@ -3,11 +3,14 @@
 by a student whose id has Unicode, a space, an apostrophe and `+` earns full marks; every attack the scan
 refuses sits in one cell of its own after stub answers, and each is blanked while the tests still run;
 always-equal answers and probes of the host's limits (tampering, processes, memory of one process and of
-the whole tree, scratch space, the socket folder, display updates, an output flood) score 0 and leave the
-course folder, HOME and /tmp untouched. Plus the static scan against each assignment's shortcuts, and the
-course command installed outside the checkout."""
+the whole tree, scratch space, /dev/shm, the socket folder, records sent after their cell's reply, display
+updates, an output flood) score 0 and leave the course folder, HOME and /tmp untouched. Plus, without a
+kernel: the static scan against each assignment's shortcuts, the slicing of test cells (no reference
+implementation in a student's run), and the course command installed outside the checkout."""
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,7 +22,7 @@ import pytest
 
 from cnnbook import course as course_cli
 from cnnbook.course import grader, recording, scan
-from cnnbook.course.sandbox import missing_tools
+from cnnbook.course.sandbox import BWRAP_RESERVE_MB, missing_tools
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENTS_DIR = ROOT / "notebooks" / "assignments"
@@ -40,9 +43,9 @@ WARN_IN_TESTS = ("\n\n_output_size = output_size\n\n\ndef output_size(*args, **k
                  "    warnings.warn('a harmless warning, on stderr')\n    return _output_size(*args, **kwargs)\n")
 
 
-def submission(base, rf=None, extra_cells=(), depth=None):
-    """A copy of notebook `base` with the `rf` answer cell (and optionally `depth_experiment`) replaced and
-    `extra_cells` appended after the rf cell."""
+def submission(base, rf=None, extra_cells=(), depth=None, last_cells=()):
+    """A copy of notebook `base` with the `rf` answer cell (and optionally `depth_experiment`) replaced,
+    `extra_cells` inserted after the rf cell (before every test) and `last_cells` appended at the end."""
     nb = copy_nb(base)
     out = []
     for cell in nb.cells:
@@ -54,7 +57,7 @@ def submission(base, rf=None, extra_cells=(), depth=None):
         out.append(cell)
         if gid == "rf":
             out.extend(nbformat.v4.new_code_cell(src) for src in extra_cells)
-    nb.cells = out
+    nb.cells = out + [nbformat.v4.new_code_cell(src) for src in last_cells]
     for n, cell in enumerate(nb.cells):
         cell["id"] = f"cell-{n}"
     return nb
@@ -95,8 +98,10 @@ def attacked(tmp_path_factory):
         "try:\n"
         f"    db = sqlite3.connect({str(gradebook)!r}); db.execute('update grade set manual_score = 99'); db.commit()\n"
         "except Exception as e:\n    print('gradebook refused', type(e).__name__)\n"
-        f"subprocess.Popen(['python3', '-c', {detached!r}], start_new_session=True)\n"
-        "print('detached process started')\n"
+        "try:\n"
+        f"    subprocess.Popen(['python3', '-c', {detached!r}], start_new_session=True)\n"
+        "    print('detached process started')\n"
+        "except OSError as e:\n    print('detached process refused', type(e).__name__)\n"
     )
     resources = (
         "import subprocess\nchildren = []\ntry:\n    for _ in range(40):\n"
@@ -104,12 +109,13 @@ def attacked(tmp_path_factory):
         "    print('fork refused after', len(children), type(e).__name__)\n"
         "try:\n    hog = bytearray(3 * 2**30)\n    print('allocated 3 GiB')\nexcept MemoryError:\n    print('3 GiB refused')\n"
     )
-    flood = "# sandbox probe\nfor _ in range(200):\n    print('x' * 2**20)"
+    flood = "# sandbox probe\nfor _ in range(200):\n    print('x' * 2**20, flush=True)"  # 200 messages of 1 MiB
     # probes of the sandbox itself: the scan would refuse them, so the fixture lets cells marked "# sandbox probe"
     # through the scan (as if it had a hole) to prove the host's limits hold on their own
     updates = ("# sandbox probe\nfrom IPython.display import display\nh = display('x', display_id=True)\n"
                "for _ in range(300):\n    h.update('y' * 2**20)\n")
-    scratch = ("# sandbox probe\nwritten = 0\ntry:\n    with open('big.bin', 'wb') as f:\n"
+    scratch = ("# sandbox probe\ntry:\n    open('/dev/shm/x', 'wb').write(b'x')\n    print('/dev/shm writable')\n"
+               "except OSError as e:\n    print('/dev/shm refused', type(e).__name__)\nwritten = 0\ntry:\n    with open('big.bin', 'wb') as f:\n"
                "        for _ in range(400):\n            f.write(b'x' * 2**20); f.flush(); written += 1\n"
                "except OSError as e:\n    print('scratch full after', written, 'MiB', type(e).__name__)\n"
                "import os\nos.remove('big.bin')\n")
@@ -117,11 +123,33 @@ def attacked(tmp_path_factory):
            "folder = os.path.dirname(sys.argv[sys.argv.index('-f') + 1])\n"
            "try:\n    open(os.path.join(folder, 'junk'), 'w').write('x')\n    print('ipc writable')\n"
            "except OSError as e:\n    print('ipc refused', type(e).__name__)\n")
-    tree_memory = ("# sandbox probe\nimport subprocess, sys\n"  # 4 children of 1 GiB each: 4 GiB for the tree
-                   "hog = None\nfor child in children:\n    child.wait()\n"
-                   "code = \"import time; b = b'x' * 2**30; time.sleep(3)\"\n"
-                   "kids = [subprocess.Popen([sys.executable, '-c', code]) for _ in range(4)]\n"
-                   "print('tree memory ends', [k.wait() for k in kids])\n")
+    tree_memory = (  # a child would hold memory of its own: refused; four threads take 64 MiB blocks at once
+        "# sandbox probe\nimport subprocess, sys, threading\n"
+        "try:\n    subprocess.Popen([sys.executable, '-c', 'pass'])\n    print('tree: fork allowed')\n"
+        "except OSError as e:\n    print('tree: fork refused', type(e).__name__)\n"
+        "hogs, refusals = [], []\n"
+        "def grab():\n    try:\n        while True:\n            hogs.append(b'x' * (64 * 2**20))\n"
+        "    except MemoryError:\n        refusals.append(1)\n"
+        "threads = [threading.Thread(target=grab) for _ in range(4)]\n[t.start() for t in threads]\n"
+        "[t.join() for t in threads]\n"
+        "peak = next(int(line.split()[1]) for line in open('/proc/self/status') if line.startswith('VmHWM:'))\n"
+        "print('tree memory held', 64 * len(hogs), 'MiB, peak', peak // 1024, 'MiB, refusals', len(refusals))\n"
+        "del hogs\n")
+    # records keyed to their own test cell: a thread (started before the tests) sends, each time a new request
+    # starts, a record under the header of the request that just replied, and a display update of it
+    late_records = (
+        "# sandbox probe\nimport threading, time\nfrom IPython import get_ipython\nkernel = get_ipython().kernel\n"
+        "forged = {'application/vnd.cnnbook.record+json': {'kind': 'equal', 'name': 'forged after its reply', "
+        "'got': {'t': 'int', 'v': 1}}}\nsent = []\n"
+        "def forge():\n    last = None\n    while True:\n"
+        "        header = kernel.get_parent().get('header') or {}\n"
+        "        if header.get('msg_id') and last and header['msg_id'] != last['msg_id']:\n"
+        "            content = {'data': forged, 'metadata': {}, 'transient': {'display_id': 'forged'}}\n"
+        "            kernel.session.send(kernel.iopub_socket, 'display_data', content, parent={'header': last})\n"
+        "            kernel.session.send(kernel.iopub_socket, 'update_display_data', content, parent={'header': header})\n"
+        "            sent.append(last['msg_id'])\n"
+        "        last = header if header.get('msg_id') else last\n        time.sleep(0.002)\n"
+        "threading.Thread(target=forge, daemon=True).start()\n")
     honest = ("import sys\nimport time\nimport warnings\nimport math\n" + solution
               + "\n\nstarted = time.perf_counter()\nprint('a note on stderr', file=sys.stderr)\n"
               + "assert math.isclose(time.perf_counter() - started, 0, abs_tol=60)\n" + WARN_IN_TESTS)
@@ -149,8 +177,8 @@ def attacked(tmp_path_factory):
         "refused": submission(released, rf=STUB_RF, extra_cells=[f"# attack {k}\n" + v for k, v in refused.items()]),
         # runtime attacks and probes of the host's limits: always-equal answers, then the probes
         "probes": submission(released, rf=ALWAYS_EQUAL, extra_cells=[
-            "# sandbox probe\n" + tamper, "# sandbox probe\n" + resources, tree_memory, visible, ipc, scratch,
-            updates, flood]),
+            late_records, "# sandbox probe\n" + tamper, "# sandbox probe\n" + resources, tree_memory, visible, ipc,
+            scratch, updates], last_cells=["# sandbox probe\nprint('forged after a reply:', len(sent))", flood]),
     }
     original_scan = grader.refused_cells
     mp.setattr(grader, "refused_cells", lambda nb, *a, **k: {
@@ -166,7 +194,6 @@ def attacked(tmp_path_factory):
     started = time.time()
     mp.setenv("CNNBOOK_SEED_OFFSET", "7919")  # grading must not pass it on: seeds are the notebook's own
     scores = course_cli.autograde(root, [A4], timeout=60)
-    time.sleep(4)  # give a detached process the time to try
     yield {"root": root, "scores": scores, "outside": outside, "home": home, "canary": canary,
            "seconds": time.time() - started, "others_before": others_before, "refused": list(refused)}
     mp.undo()
@@ -221,7 +248,7 @@ def test_the_sandbox_keeps_the_course_home_and_tmp_untouched_and_the_gradebook_o
     assert snapshot(root / "submitted") == outside["submitted"]
     assert snapshot(attacked["home"]) == outside["home"] and not attacked["canary"].exists()
     text = "".join(o.get("text", "") for c in autograded(root, "probes").cells for o in c.get("outputs", []))
-    assert "gradebook refused" in text and "refused" in text and "detached process started" in text
+    assert "gradebook refused" in text and "refused" in text and "detached process refused PermissionError" in text
     assert "absent" in text and "found" not in text, "an instructor notebook was visible in the sandbox"
     for student in ("probes", HONEST, "refused"):  # no manual score was forged, for anyone
         assert auto_scores(root, student)[1] == 0.0
@@ -234,11 +261,25 @@ def test_memory_processes_and_output_are_limited(attacked):
     assert path.stat().st_size < 20 * 2**20, f"graded notebook is {path.stat().st_size / 2**20:.0f} MiB"
     text = "".join(o.get("text", "") for c in nbformat.read(path, as_version=4).cells for o in c.get("outputs", []))
     assert "dropped]" in text
-    assert "3 GiB refused" in text and "fork refused after" in text
+    assert "3 GiB refused" in text and "fork refused after 0 " in text and "tree: fork refused" in text
+    held, peak, refusals = (int(w) for w in re.search(r"tree memory held (\d+) MiB, peak (\d+) MiB, refusals (\d+)",
+                                                      text).groups())
+    assert held >= 512 and refusals == 4, (held, refusals)  # it did allocate quickly, on four threads, to the cap
+    assert peak <= 3072 - BWRAP_RESERVE_MB, f"the kernel (its whole tree: it cannot fork) held {peak} MiB"
     assert "scratch full after" in text and int(text.split("scratch full after ")[1].split()[0]) <= 256
-    assert "ipc refused" in text and "seed offset None" in text
-    ends = eval(text.split("tree memory ends ")[1].split("\n")[0])
-    assert ends.count(0) <= 2 and -9 in ends, f"the tree held more than 3 GiB: {ends}"
+    assert "/dev/shm refused" in text and "ipc refused" in text and "seed offset None" in text
+
+
+@needs_sandbox
+def test_a_record_counts_only_during_its_own_test_cell_and_nothing_updates_it_after_the_reply(attacked):
+    """The probe's thread sent, after each cell's reply, a forged record under that cell's request and a display
+    update of it under the next one: none reached any cell, so no test cell got a record more than its checks."""
+    graded = autograded(attacked["root"], "probes")
+    text = "".join(o.get("text", "") + json.dumps(o.get("data", {})) for c in graded.cells for o in c.get("outputs", []))
+    sent = int(re.search(r"forged after a reply: (\d+)", text).group(1))
+    tests = sum(1 for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code")
+    assert sent >= tests, f"the probe sent {sent} forged records, fewer than the {tests} test cells"
+    assert "forged after its reply" not in text and "more than the test makes" not in text
 
 
 def test_static_scan_catches_the_shortcut_bypasses_of_every_assignment():
@@ -286,6 +327,89 @@ def test_record_only_drops_the_expected_values_from_test_cells():
     out = recording.record_only(source)
     assert "F.conv2d" not in out and "reference_accuracy" not in out
     assert "_cnnbook_record('tensor', f'conv {k}', conv2d(x, **k))" in out
+
+
+def student_run_cells(name: str) -> dict:
+    """{grade id or cell number: source} of the locked cells of assignment `name` as a student's run executes them."""
+    nb = nbformat.read(ASSIGNMENTS_DIR / name / f"{name}.ipynb", as_version=4)
+    cells = [c for c in nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("locked")
+             and not c.metadata["nbgrader"].get("solution") and not c.metadata.get("cnnbook", {}).get("reference_only")]
+    sources = recording.record_only_cells([(c.source, bool(c.metadata["nbgrader"].get("grade"))) for c in cells])
+    return {c.metadata["nbgrader"].get("grade_id"): s for c, s in zip(cells, sources)}
+
+
+def test_a_students_run_of_the_test_cells_holds_no_reference_implementation():
+    """Test cells are sliced: a statement stays only if a record (or a later locked cell) needs it, so the
+    reference helpers and expected values a test cell computes never exist where an answer could call them."""
+    import ast
+
+    gone = {("a9_beyond_2d", "test_circular_conv_fft"): {"circular_by_definition"},
+            ("a2_five_components", "test_relu_dropout"): {"torch_relu_grad"},
+            ("a7_feature_maps", "test_class_selectivity_hidden"): {"reference", "mu", "top", "second"},
+            ("a7_feature_maps", "test_response_correlation_hidden"): {"ra", "rb"},
+            ("a8_training_well", "test_batch_norm_hidden"): {"refs"},
+            ("a10_cam_photographs", "test_window_and_step"): {"seen", "net"}}
+    for (name, gid), names in gone.items():
+        source = student_run_cells(name)[gid]
+        defined = {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        defined |= {n.name for n in ast.walk(ast.parse(source)) if isinstance(n, ast.FunctionDef)}
+        assert not names & defined, f"{name} {gid} still computes {names & defined} in a student's run:\n{source}"
+        assert "_cnnbook_record(" in source and "check_" not in source
+    # an answer that calls the test cell's reference: it worked against the original cell, it fails now
+    nb = nbformat.read(ASSIGNMENTS_DIR / "a9_beyond_2d" / "a9_beyond_2d.ipynb", as_version=4)
+    setup = next(c.source for c in nb.cells if c.cell_type == "code")
+    cheat = "def circular_conv_fft(x, k):\n    return circular_by_definition(x, k)\n"
+    test = next(c.source for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_circular_conv_fft")
+    before = {}
+    exec(setup + "\n" + cheat, before)
+    exec(test, before)  # the cheat passes the instructor's own (visible and hidden) checks
+    records, after = [], {"_cnnbook_record": lambda kind, name, got: records.append(name)}
+    exec(setup + "\n" + cheat, after)
+    with pytest.raises(NameError, match="circular_by_definition"):
+        exec(student_run_cells("a9_beyond_2d")["test_circular_conv_fft"], after)
+    assert records == []
+
+
+GLOBAL_RNG = re.compile(r"torch\.(randn|rand|randint|randperm|normal|bernoulli)\((?![^)]*generator)|nn\.[A-Z]\w*\(|"
+                        r"tiny_cnn\(|manual_seed\(")
+
+
+def test_slicing_never_changes_the_random_inputs_a_test_gives_to_the_answers():
+    """A dropped statement that draws from the global generator (a layer's initialisation, torch.randn) would
+    shift every later draw, so a correct answer would meet other inputs than the reference did: in every
+    assignment, no statement kept after a dropped draw in the same cell draws again (each locked cell starts
+    from its own seed)."""
+    import ast
+
+    for path in sorted(ASSIGNMENTS_DIR.glob("*/*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        sliced = student_run_cells(path.parent.name)
+        for cell in nb.cells:
+            gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if cell.cell_type != "code" or not cell.metadata.get("nbgrader", {}).get("grade"):
+                continue
+            full = [ast.unparse(n) for n in recording._RecordOnly().visit(ast.parse(cell.source)).body]
+            kept = {ast.unparse(n) for n in ast.parse(sliced[gid]).body}
+            for i, statement in enumerate(full):
+                if statement not in kept and GLOBAL_RNG.search(statement):
+                    later = [s for s in full[i + 1:] if s in kept and GLOBAL_RNG.search(s)]
+                    assert not later, f"{path.name} {gid}: dropping {statement[:60]!r} shifts the draws of {later}"
+
+
+def test_slicing_keeps_what_the_records_need_across_cells_and_the_seeding():
+    setup = "import torch"
+    first = ("torch.manual_seed(0)\nx = torch.randn(3)\nexpected = x * 2\n"
+             "def reference(t):\n    return t * 2\n"
+             "check_tensor(double(x), reference(x), 'double')")
+    second = ("pairs = []\nfor k in range(3):\n    pairs.append((k, double(x + k)))\n"
+              "helper = [reference(p) for _, p in pairs]\n"
+              "for k, p in pairs:\n    check_tensor(p, helper[k], f'double {k}')")
+    out = recording.record_only_cells([(setup, False), (first, True), (second, True)])
+    assert out[0] == setup
+    assert "torch.manual_seed(0)" in out[1] and "x = torch.randn(3)" in out[1]  # `second` needs x
+    assert "expected" not in out[1] and "def reference" not in out[1] and "reference" not in out[2]
+    assert "pairs.append((k, double(x + k)))" in out[2] and "helper" not in out[2]
+    assert "_cnnbook_record('tensor', f'double {k}', p)" in out[2]
 
 
 def test_the_course_command_works_from_a_regular_install_outside_the_checkout(tmp_path):

@@ -66,16 +66,62 @@ def test_notebook_saved_executed_in_order_without_errors(path):
             assert not errors, f"{path.name} cell {n} stores an error: {errors[0].get('ename')}"
 
 
+# nbval's markers as comments in code ("# NBVAL_IGNORE_OUTPUT") would be printed in the book; the cell tag
+# `nbval-ignore-output` does the same for nbval and stays out of the reader's view.
+NBVAL_COMMENT = re.compile(r"^\s*#\s*(NBVAL_[A-Z_]+|PYTEST_VALIDATE_IGNORE_OUTPUT)\s*$", re.M)
+TIMERS = {"perf_counter", "perf_counter_ns", "time", "monotonic", "process_time", "timeit", "getrusage"}
+
+
+def ignored_cell_problems(nb: dict, name: str) -> list[str]:
+    """What is wrong with the cells that nbval does not compare: a marker written as a code comment (use the
+    cell tag), a skipped cell, or an ignored cell that measures no time or asserts nothing."""
+    problems = []
+    for n, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        src = "".join(cell["source"])
+        tags = cell.get("metadata", {}).get("tags", [])
+        for marker in NBVAL_COMMENT.findall(src):
+            problems.append(f"{name} cell {n}: nbval marker `# {marker}` in the code is printed in the book; "
+                            f"remove the line and add the cell tag `{marker.lower().replace('_', '-')}`")
+        if "nbval-skip" in tags:
+            problems.append(f"{name} cell {n}: tagged nbval-skip; every cell runs under nbval")
+        if "nbval-ignore-output" not in tags:
+            continue
+        python = "\n".join(line for line in src.splitlines() if not line.lstrip().startswith(("%", "!")))
+        tree = ast.parse(python)
+        calls = {node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+                 for node in ast.walk(tree) if isinstance(node, ast.Call)}
+        if not calls & TIMERS:
+            problems.append(f"{name} cell {n}: tagged nbval-ignore-output but measures no time; only timings "
+                            f"may escape nbval's comparison:\n{src[:300]}")
+        if not any(isinstance(node, ast.Assert) for node in ast.walk(tree)):
+            problems.append(f"{name} cell {n}: a cell ignored by nbval has no assert statement:\n{src[:300]}")
+    return problems
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_ignored_outputs_are_only_timings_and_carry_an_assert(path):
-    """NBVAL_IGNORE_OUTPUT hides a cell from nbval, so each such cell must assert what matters."""
-    nb = json.loads(path.read_text())
-    for cell in nb["cells"]:
-        src = "".join(cell["source"])
-        if cell["cell_type"] == "code" and "NBVAL_IGNORE_OUTPUT" in src:
-            python = "\n".join(line for line in src.splitlines() if not line.lstrip().startswith(("%", "!")))
-            asserts = [node for node in ast.walk(ast.parse(python)) if isinstance(node, ast.Assert)]
-            assert asserts, f"{path.name}: a cell ignored by nbval has no assert statement:\n{src[:300]}"
+    """The tag nbval-ignore-output hides a cell from nbval, so each such cell must be a timing and assert what
+    matters; the comment form of the marker is refused."""
+    problems = ignored_cell_problems(json.loads(path.read_text()), path.name)
+    assert not problems, "\n".join(problems)
+
+
+def test_ignored_cell_checker_finds_each_fault():
+    def cell(source, tags=()):
+        return {"cell_type": "code", "source": source, "metadata": {"tags": list(tags)}, "outputs": []}
+    timing = "start = time.perf_counter()\nf()\nprint(time.perf_counter() - start)\n"
+    good = cell(timing + "assert ok\n", ["nbval-ignore-output"])
+    assert ignored_cell_problems({"cells": [good]}, "nb") == []
+    faults = {"comment": cell("# NBVAL_IGNORE_OUTPUT\n" + timing + "assert ok\n"),
+              "no assert": cell(timing, ["nbval-ignore-output"]),
+              "no timing": cell("print(loss)\nassert loss > 0\n", ["nbval-ignore-output"]),
+              "skip": cell("print(1)\n", ["nbval-skip"])}
+    for fault, bad in faults.items():
+        problems = ignored_cell_problems({"cells": [good, bad]}, "nb")
+        assert len(problems) == 1 and "cell 1" in problems[0], (fault, problems)
+    assert "nbval-ignore-output" in ignored_cell_problems({"cells": [faults["comment"]]}, "nb")[0]
 
 
 BOOK_NOTEBOOKS = [p for p in NOTEBOOKS if "assignments" not in p.parts]

@@ -3,6 +3,7 @@
     python -m cnnbook.course release   COURSE [ASSIGNMENT_OR_FOLDER ...] [--source DIR] [--timeout 60]
     python -m cnnbook.course collect   COURSE ASSIGNMENT SUBMISSIONS_FOLDER
     python -m cnnbook.course autograde COURSE [ASSIGNMENT ...] [--timeout 60]
+                                       [--workers N | --scheduler tcp://HOST:8786] [--db postgresql://...]
     python -m cnnbook.course feedback  COURSE [ASSIGNMENT ...]      (no hidden test in what students get)
     python -m cnnbook.course export    COURSE [--to grades.csv]
     python -m cnnbook.course check     NOTEBOOK [...]                (students: the grader's scan, before submitting)
@@ -62,8 +63,8 @@ c.OverwriteCells.add_missing_cells = True
 # (cnnbook.course.grader); `python -m cnnbook.course autograde` sets this up even if these lines are removed.
 c.Autograde.autograde_preprocessors = {preprocessors!r}
 c.GradeFromRecords.course = c.CourseDirectory.root
-# Limits of each submission's kernel (see the instructors page): MiB of address space per process,
-# processes + threads, CPU seconds for the whole notebook, MiB per written file, MiB of private /tmp.
+# Limits of each submission's kernel (see the instructors page): MiB for its whole process tree (one process:
+# it may not fork), threads, CPU seconds for the whole notebook, MiB per written file, MiB of private /tmp.
 c.SandboxedKernelManager.memory_mb = {limits.memory_mb}
 c.SandboxedKernelManager.processes = {limits.processes}
 c.SandboxedKernelManager.cpu_seconds = {limits.cpu_seconds}
@@ -76,9 +77,9 @@ PREPROCESSORS = ["cnnbook.course.grader.GradingExecute", "nbgrader.preprocessors
                  "nbgrader.preprocessors.CheckCellMetadata"]
 
 
-def _api(course: Path, timeout: int | None = None, notebook_timeout: float | None = None):
-    """An nbgrader API object configured from COURSE/nbgrader_config.py (+ an optional timeout), always with
-    the sandboxed, record-based grading."""
+def _api(course: Path, timeout: int | None = None, notebook_timeout: float | None = None, db: str | None = None):
+    """An nbgrader API object configured from COURSE/nbgrader_config.py (+ an optional timeout and gradebook
+    URL `db`, see `cnnbook.course.cluster.gradebook_url`), always with the sandboxed, record-based grading."""
     try:
         import nbgrader.api
     except ImportError as error:
@@ -102,6 +103,10 @@ def _api(course: Path, timeout: int | None = None, notebook_timeout: float | Non
     config.Autograde.autograde_preprocessors = PREPROCESSORS
     config.GradeFromRecords.course = str(course)
     config.GradingExecute.course = str(course)
+    if db is not None:
+        from .cluster import gradebook_url
+
+        config.CourseDirectory.db_url = gradebook_url(db)
     return NbGraderAPI(config=config)
 
 
@@ -174,7 +179,8 @@ def _assignment_folders(assignments, source) -> list[Path]:
     return folders
 
 
-def release(course, assignments=None, source=None, timeout: int = DEFAULT_TIMEOUT) -> list[Path]:
+def release(course, assignments=None, source=None, timeout: int = DEFAULT_TIMEOUT,
+            db: str | None = None) -> list[Path]:
     """Create the course folder, copy instructor notebooks to COURSE/source/, generate student versions.
 
     `assignments`: names of folders in `source` (default ./notebooks/assignments) or paths to assignment
@@ -182,7 +188,7 @@ def release(course, assignments=None, source=None, timeout: int = DEFAULT_TIMEOU
     """
     folders = _assignment_folders(assignments, source)
     course = create_course(course, timeout=timeout)
-    api = _api(course)
+    api = _api(course, db=db)
     released = []
     for folder in folders:
         name = folder.name
@@ -318,12 +324,16 @@ def _check_timeout(course: Path, assignments, timeout: int | None) -> None:
                                  f"answer is not cut off.")
 
 
-def autograde(course, assignments=None, timeout: int | None = None, notebook_timeout: float | None = None) -> dict:
+def autograde(course, assignments=None, timeout: int | None = None, notebook_timeout: float | None = None,
+              workers: int | None = None, scheduler: str | None = None, db: str | None = None) -> dict:
     """Autograde every submission in COURSE/submitted/ (or only `assignments`), each cell limited to
     `timeout` seconds (default: the course config's), each notebook in the sandbox. Makes the reference
     records first (`build_references`, with at least the default time per cell) and refuses, before any
     submission runs, a `timeout` below what the reference needs. `notebook_timeout`: wall-clock seconds for a
     whole notebook (default 600). Returns {(assignment, student): (score, max)}.
+    `workers` N / `scheduler` tcp://HOST:PORT: the sandboxed runs on Dask workers, scored here
+    (`cnnbook.course.cluster`); a submission whose worker died scores (None, max): it needs regrading.
+    `db`: the gradebook's URL (default: COURSE/gradebook.db).
     """
     from nbgrader.api import Gradebook
 
@@ -332,14 +342,20 @@ def autograde(course, assignments=None, timeout: int | None = None, notebook_tim
         raise ValueError(f"--timeout must be a whole number of seconds >= 1, got {timeout!r}.")
     if notebook_timeout is not None and not (isinstance(notebook_timeout, (int, float)) and notebook_timeout > 0):
         raise ValueError(f"--notebook-timeout must be a positive number of seconds, got {notebook_timeout!r}.")
-    api = _api(course, timeout, notebook_timeout)
+    api = _api(course, timeout, notebook_timeout, db)
     submitted = sorted((course / "submitted").glob("*/*/"))
     names = sorted({f.name for f in submitted if not assignments or f.name in assignments})
     for name in names:
         # the instructor's notebook is trusted: a generous per-cell limit, so a loaded machine cannot fail it
         build_references(course, name, max(timeout or 0, 5 * DEFAULT_TIMEOUT, int(api.config.Execute.timeout or 0)))
     _check_timeout(course, names, timeout)
-    scores, failed = {}, set()
+    scores, failed, regrade = {}, set(), []
+    if workers is not None or scheduler is not None:  # run on Dask workers, scored here: cnnbook.course.cluster
+        from .cluster import grade_on_cluster
+
+        on_cluster = grade_on_cluster(api, course, [(f.name, f.parent.name) for f in submitted if f.name in names],
+                                      workers, scheduler)
+        failed, regrade, submitted = set(on_cluster.failed), on_cluster.needs_regrade, []
     for folder in submitted:
         student, name = folder.parent.name, folder.name
         if name not in names:
@@ -355,6 +371,8 @@ def autograde(course, assignments=None, timeout: int | None = None, notebook_tim
                 scores[(assignment.name, sub.student.id)] = (sub.score, sub.max_score)
     for key in failed:  # a submission nbgrader could not finish scores 0 of the assignment's maximum
         scores[key] = (0.0, next((m for (a, _), (_, m) in scores.items() if a == key[0]), 0.0))
+    for key in regrade:  # a worker died while running it: not scored, to grade again
+        scores[key] = (None, scores.get(key, (None, 0.0))[1])
     return scores
 
 
@@ -363,7 +381,8 @@ def feedback(course, assignments=None) -> list[Path]:
 
     From each autograded notebook, every test cell holding hidden tests shows the released (visible) source
     instead, and keeps only the grader's verdict lines and the names of errors (a traceback or printed output
-    of a hidden test could quote it). nbgrader's own `generate_feedback` shows hidden tests: use this instead.
+    of a hidden test could quote it); any other cell whose output quotes a line of a hidden test shows a note
+    instead. nbgrader's own `generate_feedback` shows hidden tests: use this instead.
     """
     import nbformat
     from nbconvert import HTMLExporter
@@ -382,8 +401,10 @@ def feedback(course, assignments=None) -> list[Path]:
                 continue
             visible = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source
                        for c in nbformat.read(released, as_version=4).cells}
-            hidden = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nbformat.read(source, as_version=4).cells
+            source_cells = nbformat.read(source, as_version=4).cells
+            hidden = {c.metadata.get("nbgrader", {}).get("grade_id") for c in source_cells
                       if "BEGIN HIDDEN TESTS" in c.source}
+            secret = _hidden_lines(source_cells, visible.values())
             nb = nbformat.read(path, as_version=4)
             for cell in nb.cells:
                 gid = cell.metadata.get("nbgrader", {}).get("grade_id")
@@ -391,12 +412,28 @@ def feedback(course, assignments=None) -> list[Path]:
                     cell.source = visible.get(gid, "# (test cell: source not shown)")
                     if cell.cell_type == "code":
                         cell.outputs = _without_hidden(cell.outputs, cell.source)
+                elif cell.cell_type == "code" and any(line in json.dumps(o) for o in cell.outputs for line in secret):
+                    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=(
+                        "[feedback] this cell's output is not shown: it quotes a hidden test\n"))]
             body, _ = exporter.from_notebook_node(nb)
             dest = course / "feedback" / student / name / f"{path.stem}.html"
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_text(body)
             written.append(dest)
     return written
+
+
+def _hidden_lines(cells, visible_sources) -> set[str]:
+    """The lines of the hidden tests (longer than 15 characters, not also in a visible cell), as they would be
+    quoted in an output (JSON-escaped, as `feedback` searches the outputs' JSON)."""
+    import re
+
+    shown = {line.strip() for source in visible_sources for line in source.splitlines()}
+    lines = set()
+    for cell in cells:
+        for block in re.findall(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", cell.source, re.S):
+            lines.update(line.strip() for line in block.splitlines() if len(line.strip()) > 15)
+    return {json.dumps(line)[1:-1] for line in lines - shown}
 
 
 def _without_hidden(outputs, visible: str) -> list:
@@ -437,14 +474,14 @@ def check(notebooks) -> dict[str, dict[int, list[str]]]:
     return out
 
 
-def export(course, to=None) -> Path:
+def export(course, to=None, db: str | None = None) -> Path:
     """Write every grade in the gradebook to a CSV (nbgrader's exporter). Returns the file path."""
     from nbgrader.api import Gradebook
     from nbgrader.plugins import CsvExportPlugin
 
     course = Path(course).resolve()
     dest = Path(to).resolve() if to else course / "grades.csv"
-    api = _api(course)
+    api = _api(course, db=db)
     with Gradebook(api.coursedir.db_url) as gb:
         CsvExportPlugin(to=str(dest)).export(gb)
     return dest
@@ -470,12 +507,18 @@ def main(argv=None) -> int:
     p.add_argument("--timeout", type=int, default=None, help="seconds per cell (default: the course's)")
     p.add_argument("--notebook-timeout", type=float, default=None,
                    help="wall-clock seconds for one whole notebook (default 600)")
+    p.add_argument("--workers", type=int, default=None, help="run submissions on a local Dask cluster of N processes")
+    p.add_argument("--scheduler", default=None, help="run submissions on the Dask cluster at tcp://HOST:8786")
+    for p in (sub.choices["release"], p):
+        p.add_argument("--db", default=None, help="gradebook URL, e.g. postgresql://USER@HOST:5432/NAME "
+                                                  "(default: sqlite:///COURSE/gradebook.db)")
     p = sub.add_parser("feedback", help="HTML feedback for students, without hidden tests")
     p.add_argument("course")
     p.add_argument("assignments", nargs="*")
     p = sub.add_parser("export", help="write the grades to a CSV file")
     p.add_argument("course")
     p.add_argument("--to", default=None, help="default: COURSE/grades.csv")
+    p.add_argument("--db", default=None, help="gradebook URL (default: sqlite:///COURSE/gradebook.db)")
     p = sub.add_parser("check", help="students: run the grader's scan on your notebook before you submit")
     p.add_argument("notebooks", nargs="*")
     p.add_argument("--allowed", action="store_true", help="print what answers may use")
@@ -496,7 +539,7 @@ def main(argv=None) -> int:
 
 def _run(args) -> int:
     if args.command == "release":
-        for folder in release(args.course, args.assignments, source=args.source, timeout=args.timeout):
+        for folder in release(args.course, args.assignments, source=args.source, timeout=args.timeout, db=args.db):
             print(f"student version: {folder}")
     elif args.command == "collect":
         students, refused = collect(args.course, args.assignment, args.submissions)
@@ -505,9 +548,12 @@ def _run(args) -> int:
             print(f"not collected: {line}", file=sys.stderr)
         return 1 if refused else 0
     elif args.command == "autograde":
-        for (name, student), (score, max_score) in sorted(autograde(args.course, args.assignments, args.timeout,
-                                                                     args.notebook_timeout).items()):
-            print(f"{name:24s} {student:20s} {score:6.1f} / {max_score:.1f}")
+        scores = autograde(args.course, args.assignments, args.timeout, args.notebook_timeout, args.workers,
+                           args.scheduler, args.db)
+        for (name, student), (score, max_score) in sorted(scores.items()):
+            print(f"{name:24s} {student:20s} " + (f"{score:6.1f} / {max_score:.1f}" if score is not None else
+                                                  "needs regrade (a worker died; nothing was scored)"))
+        return 3 if any(score is None for score, _ in scores.values()) else 0
     elif args.command == "feedback":
         for path in feedback(args.course, args.assignments):
             print(f"feedback: {path}")
@@ -525,7 +571,7 @@ def _run(args) -> int:
                 print(f"{path}: every cell you wrote passes the grader's scan")
         return 1 if bad else 0
     else:
-        print(f"grades written to {export(args.course, args.to)}")
+        print(f"grades written to {export(args.course, args.to, args.db)}")
     return 0
 
 

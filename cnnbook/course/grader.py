@@ -6,7 +6,9 @@ kernel is safe; the grader trusts only what it decides in its own process:
 - the scan (`cnnbook.course.scan`) runs on every cell the student wrote *before* anything runs; a refused
   cell is blanked (not run) and marked with the reasons, every other cell runs, and each test is scored on
   what the remaining cells define — one bad cell does not cost unrelated tests;
-- test cells are rewritten so their checks only *record* the student's value (`cnnbook.course.recording`);
+- test cells are rewritten so their checks only *record* the student's value, and sliced so that they hold
+  no reference computation (`cnnbook.course.recording`); helpers marked `cnnbook.reference_only` run in the
+  reference pass only;
   a record counts only as a `display_data` message of its own test cell's execute request (nbclient keys
   every message to the request it answers); display updates (`update_display_data`, `display_id`) and
   `clear_output` are not applied, so nothing can rewrite a record after its cell replied; the scan refuses
@@ -26,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 
 from . import student_checks as checks
-from .recording import _seed_of, _sha256, record_only
+from .recording import _seed_of, _sha256, record_only_cells
 from .scan import allowed_list, forbidden_list, locked_sources, reference_only_sources, refused_cells, unrestored
 
 GRADER_NAMES = ("GradingExecute", "GradeFromRecords")
@@ -149,15 +151,21 @@ def _grading_classes():
             self._sizes, self._dropped = {"output": 0, "record": 0}, set()
             self._deadline = None  # set when the first cell runs: starting the kernel does not count
             self._locked = False
-            self.refused, reference_only = {}, set()
+            self.refused, reference_only, trusted = {}, set(), None
             if self.mode == "student" and self.course and resources and "nbgrader" in resources:
                 ref = reference_of(self.course, resources["nbgrader"]["assignment"], resources["nbgrader"]["notebook"])
-                reference_only = set(ref.get("reference_only", []))
-                self.refused = refused_cells(nb, ref["forbidden"], set(ref["locked"]), ref.get("allowed", []),
-                                             reference_only)
+                reference_only, trusted = set(ref.get("reference_only", [])), set(ref["locked"])
+                self.refused = refused_cells(nb, ref["forbidden"], trusted, ref.get("allowed", []), reference_only)
             originals = []
+            # the instructor's locked cells: by their text where the reference gives it (a cell the student marked
+            # "locked" in its metadata is still the student's: scanned, run as written, never a source of records)
+            locked = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and i not in self.refused
+                      and c.metadata.get("nbgrader", {}).get("locked") and not c.metadata["nbgrader"].get("solution")
+                      and unrestored(c.source) not in reference_only
+                      and (trusted is None or unrestored(c.source) in trusted)]
+            student_sources = dict(zip(locked, record_only_cells(
+                [(nb.cells[i].source, bool(nb.cells[i].metadata["nbgrader"].get("grade"))) for i in locked])))
             for index, cell in enumerate(nb.cells):
-                meta = cell.metadata.get("nbgrader", {})
                 if cell.cell_type == "code" and unrestored(cell.source) in reference_only:  # reference pass only
                     originals.append((cell, cell.source))
                     cell.source = ""
@@ -166,15 +174,12 @@ def _grading_classes():
                     originals.append((cell, cell.source))
                     cell.source = ""  # not run
                     continue
-                if cell.cell_type != "code" or not meta.get("locked") or meta.get("solution"):
+                if index not in student_sources:
                     continue
                 originals.append((cell, cell.source))
                 source = cell.source
-                if meta.get("grade") and self.mode == "student":
-                    try:
-                        source = record_only(source)
-                    except SyntaxError:
-                        pass
+                if self.mode == "student":  # test cells record only, and hold no reference computation
+                    source = student_sources[index]
                 cell.source = ("from cnnbook.course.student_checks import _begin_cell as _cnnbook_begin, "
                                f"_record as _cnnbook_record; _cnnbook_begin({_seed_of(cell)})\n{source}")
             try:

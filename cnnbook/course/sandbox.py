@@ -10,10 +10,16 @@ manager whose kernel process starts as `bwrap … setpriv … prlimit … python
   folder is made read-only for the kernel once it has started). Not the
   course folder (source, release, other submissions, gradebook), not the assignments' instructor
   notebooks, not HOME, not the network (own network namespace; the kernel talks over Unix sockets);
-- **limits** (`Limits`): address space of each process and memory of the whole process tree
-  (`TreeMemoryLimit`: a memory cgroup where one can be made, else a supervisor), processes + threads,
-  CPU seconds, size of any file written, open files, the tmpfs's size; its own PID namespace, so no
-  process outlives the kernel;
+- **limits** (`Limits`): memory of the kernel's whole process tree — the kernel may start threads but no
+  other process (a seccomp filter, `seccomp_filter`, refuses fork, vfork, clone without CLONE_THREAD and
+  memfd_create), so the tree is the kernel plus bubblewrap's two small processes, and the kernel's address
+  space (`prlimit --as`) is the limit less `BWRAP_RESERVE_MB` for those: held by the host's kernel on every
+  allocation, however fast, cgroups or not. A memory cgroup where one can be made, else a supervisor
+  (`TreeMemoryLimit`), watches the tree as a second line. Also threads (RLIMIT_NPROC of the kernel's own uid),
+  CPU seconds, size of any file written, open files, the tmpfs's size, a read-only /dev (no /dev/shm); its
+  own PID namespace, so no process outlives the kernel;
+- **the grader's side**: its sockets refuse one message over `MAX_MESSAGE_MB` as it arrives
+  (`CappedKernelClient`), so a single huge print never reaches the grader's memory;
 - run as root (a container), the kernel drops to an unprivileged uid of its own inside the sandbox, so
   the process limit counts its processes only and it has no capabilities.
 
@@ -34,8 +40,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import zmq
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Float, Integer, Unicode
+from traitlets import DottedObjectName, Float, Integer, Type, Unicode
 
 def sandbox_uid() -> int:
     """As root, each kernel runs as a fresh unprivileged uid of its own (no account needs to exist), so the
@@ -47,11 +55,53 @@ def sandbox_uid() -> int:
 class Limits:
     """Resource limits of one sandboxed kernel."""
 
-    memory_mb: int = 3072  # address space of each process (torch alone maps about 0.7 GiB), and of the whole tree
-    processes: int = 24  # processes + threads of the sandbox user (an ipykernel with torch uses ~10)
+    memory_mb: int = 3072  # the whole process tree (the kernel's address space is this less BWRAP_RESERVE_MB)
+    processes: int = 24  # threads of the sandbox user, one process (an ipykernel with torch uses ~10)
     cpu_seconds: int = 900  # CPU time of the kernel process, all cells together
     file_mb: int = 64  # largest file the kernel may write
     tmp_mb: int = 256  # size of the private /tmp
+
+
+BWRAP_RESERVE_MB = 32  # bubblewrap's own two processes in the tree (about 2 MiB resident each)
+
+# ----------------------------------------------------------------------------- no process but the kernel
+# A classic BPF program for seccomp (what `bwrap --seccomp FD` loads): refuse every way to make a process
+# (fork, vfork, clone without CLONE_THREAD) and memfd_create (memory outside any address space); clone3
+# answers ENOSYS, so the C library falls back to clone, whose flags a filter can read. Threads stay allowed.
+_BPF_LD_ABS, _BPF_JEQ, _BPF_JGE, _BPF_JSET, _BPF_RET = 0x20, 0x15, 0x35, 0x45, 0x06
+_ALLOW, _ERRNO, _KILL = 0x7FFF0000, 0x00050000, 0x80000000
+_EPERM, _ENOSYS, _CLONE_THREAD = 1, 38, 0x00010000
+_SYSCALLS = {  # machine -> (AUDIT_ARCH, {syscall: number})
+    "x86_64": (0xC000003E, {"clone": 56, "fork": 57, "vfork": 58, "clone3": 435, "memfd_create": 319}),
+    "aarch64": (0xC00000B7, {"clone": 220, "clone3": 435, "memfd_create": 279}),
+}
+
+
+def seccomp_filter(machine: str | None = None) -> bytes:
+    """The seccomp program that keeps the kernel a single process (see above), for this machine's
+    architecture (x86_64 or aarch64); a call from another architecture's ABI kills the process."""
+    import platform
+    import struct
+
+    machine = machine or platform.machine()
+    if machine not in _SYSCALLS:
+        raise RuntimeError(f"the grading sandbox knows the system calls of {sorted(_SYSCALLS)}, not {machine!r}: "
+                           f"grade on one of those.")
+    audit, number = _SYSCALLS[machine]
+
+    def op(code, k, jt=0, jf=0):
+        return struct.pack("HBBI", code, jt, jf, k)
+
+    program = [op(_BPF_LD_ABS, 4), op(_BPF_JEQ, audit, 1, 0), op(_BPF_RET, _KILL), op(_BPF_LD_ABS, 0)]
+    if machine == "x86_64":  # the x32 ABI's numbers (0x40000000 + n)
+        program += [op(_BPF_JGE, 0x40000000, 0, 1), op(_BPF_RET, _ERRNO | _EPERM)]
+    program += [op(_BPF_JEQ, number["clone3"], 0, 1), op(_BPF_RET, _ERRNO | _ENOSYS)]
+    for name in ("fork", "vfork", "memfd_create"):
+        if name in number:
+            program += [op(_BPF_JEQ, number[name], 0, 1), op(_BPF_RET, _ERRNO | _EPERM)]
+    program += [op(_BPF_JEQ, number["clone"], 0, 3), op(_BPF_LD_ABS, 16),  # clone's flags (low 32 bits)
+                op(_BPF_JSET, _CLONE_THREAD, 1, 0), op(_BPF_RET, _ERRNO | _EPERM), op(_BPF_RET, _ALLOW)]
+    return b"".join(program)
 
 
 def missing_tools() -> list[str]:
@@ -85,8 +135,10 @@ def _readable_paths() -> list[Path]:
     return sorted(p.resolve() for p in paths if p.is_dir())
 
 
-def bwrap_command(command: list[str], private: Path, work: Path, limits: Limits, env: dict, uid: int) -> list[str]:
-    """`command`, wrapped: bubblewrap (namespaces, read-only binds) + setpriv (as root) + prlimit."""
+def bwrap_command(command: list[str], private: Path, work: Path, limits: Limits, env: dict, uid: int,
+                  seccomp_fd: int | None = None) -> list[str]:
+    """`command`, wrapped: bubblewrap (namespaces, read-only binds, the seccomp program read from the open file
+    descriptor `seccomp_fd`) + setpriv (as root) + prlimit."""
     root = os.geteuid() == 0
     args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--unshare-ipc",
             "--unshare-uts", "--unshare-cgroup-try", "--clearenv"]
@@ -102,7 +154,7 @@ def bwrap_command(command: list[str], private: Path, work: Path, limits: Limits,
     for etc in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime"):
         if os.path.exists(etc):
             args += ["--ro-bind", etc, etc]
-    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(limits.tmp_mb * 2**20), "--tmpfs", "/tmp",
+    args += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev", "--perms", "1777", "--size", str(limits.tmp_mb * 2**20), "--tmpfs", "/tmp",
              "--perms", "0700" if not root else "0777", "--dir", "/tmp/home"]
     created = {Path("/"), Path("/usr"), Path("/tmp")}
     binds = [(p, "--ro-bind") for p in _readable_paths()] + [(private / "ipc", "--bind")]
@@ -117,25 +169,28 @@ def bwrap_command(command: list[str], private: Path, work: Path, limits: Limits,
     for entry in sorted(work.iterdir()):
         args += ["--symlink", f"/tmp/.data/{entry.name}", f"/tmp/work/{entry.name}"]
     args += ["--chdir", "/tmp/work"]
+    if seccomp_fd is not None:
+        args += ["--seccomp", str(seccomp_fd)]
     for key, value in env.items():
         args += ["--setenv", key, value]
     args.append("--")
     if root:
         args += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
     processes = limits.processes + (0 if root else _threads_of(os.getuid()))
-    args += ["prlimit", f"--as={limits.memory_mb * 2**20}", f"--nproc={processes}", f"--cpu={limits.cpu_seconds}",
+    args += ["prlimit", f"--as={(limits.memory_mb - BWRAP_RESERVE_MB) * 2**20}", f"--nproc={processes}", f"--cpu={limits.cpu_seconds}",
              f"--fsize={limits.file_mb * 2**20}", "--nofile=256", "--core=0", "--"]
     return args + command
 
 
 class TreeMemoryLimit:
-    """The kernel's whole process tree within `limit` bytes of memory, whatever it forks.
+    """A second line around the kernel's process tree: within `limit` bytes of memory, whatever it holds.
 
-    Where the host lets the grader create a memory cgroup (cgroup v1 `memory`, or v2 with the memory
-    controller; CI as root), the kernel's tree runs in one with `limit` (swap included): the host's kernel
-    enforces it on every allocation, however fast. Elsewhere a supervisor thread sums the resident memory of
-    the tree every 20 ms and kills the whole tree beyond `limit`; with each process's address space capped at
-    `limit` as well (prlimit), no single fast allocation can overshoot it."""
+    The first line is `bwrap_command`'s: the kernel cannot fork (seccomp) and its address space is capped, so
+    the tree cannot pass the limit. Where the host lets the grader create a memory cgroup (cgroup v1
+    `memory`, or v2 with the memory controller; CI as root), the tree also runs in one with `limit` (swap
+    included). Elsewhere a supervisor thread sums the resident memory of the tree every 20 ms and kills the
+    whole tree beyond `limit` (a polling watch alone would let a fast allocation overshoot: it is a
+    belt, not the limit)."""
 
     def __init__(self, pid: int, limit: int, poll: float = 0.02):
         self.pid, self.limit, self.poll = pid, limit, poll
@@ -237,6 +292,19 @@ class TreeMemoryLimit:
             self.cgroup = None
 
 
+MAX_MESSAGE_MB = 64  # one message from the kernel; a larger one never reaches the grader's memory
+
+
+class CappedKernelClient(AsyncKernelClient):
+    """The grader's client of a sandboxed kernel: its sockets refuse a message over `MAX_MESSAGE_MB` as it
+    arrives (ZeroMQ's MAXMSGSIZE), so one huge message cannot fill the grader's memory before the output cap
+    counts it; the kernel that sends one loses its connection, and the cells after it time out."""
+
+    def _create_connected_socket(self, channel, identity=None):
+        self.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_MB * 2**20)  # for the sockets made from now on
+        return super()._create_connected_socket(channel, identity)
+
+
 class SandboxedKernelManager(AsyncKernelManager):
     """A kernel manager that starts the kernel inside `bwrap_command`'s sandbox (see the module docstring).
 
@@ -246,8 +314,10 @@ class SandboxedKernelManager(AsyncKernelManager):
     """
 
     mode = Unicode("student", help="CNNBOOK_GRADING in the kernel: 'student' or 'reference'").tag(config=True)
-    memory_mb = Integer(Limits.memory_mb, help="address-space limit per process, MiB").tag(config=True)
-    processes = Integer(Limits.processes, help="processes + threads the kernel may run").tag(config=True)
+    client_class = DottedObjectName("cnnbook.course.sandbox.CappedKernelClient")
+    client_factory = Type(CappedKernelClient, klass=AsyncKernelClient)
+    memory_mb = Integer(Limits.memory_mb, help="memory of the kernel's whole process tree, MiB").tag(config=True)
+    processes = Integer(Limits.processes, help="threads of the kernel (one process: no fork)").tag(config=True)
     cpu_seconds = Integer(Limits.cpu_seconds, help="CPU seconds of the kernel, all cells").tag(config=True)
     file_mb = Integer(Limits.file_mb, help="largest file the kernel may write, MiB").tag(config=True)
     tmp_mb = Integer(Limits.tmp_mb, help="size of the kernel's private /tmp, MiB").tag(config=True)
@@ -294,6 +364,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": "/tmp/home", "LANG": "C.UTF-8",
                "TMPDIR": "/tmp", "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/home/.matplotlib",
                "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+               "MALLOC_ARENA_MAX": "2",  # each thread's malloc arena would reserve 64 MiB of the address space
                "CNNBOOK_GRADING": self.mode, "CNNBOOK_CACHE": "/tmp/home/cnnbook-cache"}
         command = [sys.executable, "-m", "ipykernel_launcher", "-f", self.connection_file,
                    "--HistoryManager.hist_file=:memory:", "--IPKernelApp.ip=" + self.ip, "--IPKernelApp.transport=ipc"]
@@ -302,7 +373,10 @@ class SandboxedKernelManager(AsyncKernelManager):
         with open(os.environ.get("CNNBOOK_KERNEL_LOG") or os.devnull, "ab") as log:
             kw = dict(kw, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, cwd=str(private),
                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
-            command = bwrap_command(command, private, work, self.limits(), env, self._uid)
+            seccomp = private / "seccomp.bpf"  # given to bwrap as file descriptor 9 (the shell opens it, then execs)
+            seccomp.write_bytes(seccomp_filter())
+            command = ["/bin/sh", "-c", 'exec "$@" 9<"$0"', str(seccomp)] + bwrap_command(
+                command, private, work, self.limits(), env, self._uid, seccomp_fd=9)
             launched = await super()._async_launch_kernel(command, **kw)
         process = getattr(self.provisioner, "process", None)
         if process is not None:  # before the kernel's Python has even started: its whole tree is held
