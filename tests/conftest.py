@@ -1,9 +1,50 @@
-"""Fixtures for the real-client tests only (test_browser_book.py, test_jupyterlab.py); see browser_support.py."""
+"""Fixtures shared by test files: the browser and the built book for the real-client and PDF tests
+(test_browser_book.py, test_browser_explorers.py, test_jupyterlab.py, test_pdf.py; see browser_support.py), and
+torch's global state."""
+
+import fcntl
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
 
 import pytest
 import torch
 
-from browser_support import CHROMIUM, LAUNCH_ARGS
+from browser_support import CHROMIUM, LAUNCH_ARGS, ROOT
+
+BOOK_BUILD = ROOT / "_build" / "browser-test"
+
+
+@pytest.fixture(scope="session")
+def book_html(request) -> Path:
+    """The built book's html folder, built once per pytest run (strict: -W -n --keep-going) and shared by the
+    browser tests and the PDF test, whichever xdist worker asks first; CNNBOOK_BOOK_HTML names a build to use
+    instead. A file lock lets one worker build; a stamp with this run's id tells the others it is done."""
+    if os.environ.get("CNNBOOK_BOOK_HTML"):
+        return Path(os.environ["CNNBOOK_BOOK_HTML"])
+    run = getattr(request.config, "workerinput", {}).get("testrunuid") or uuid.uuid4().hex
+    BOOK_BUILD.mkdir(parents=True, exist_ok=True)
+    stamp, html = BOOK_BUILD / "built-by-run", BOOK_BUILD / "_build" / "html"
+    with open(BOOK_BUILD.parent / "browser-test.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if stamp.exists() and stamp.read_text() == run and html.is_dir():
+            return html
+        t0 = time.monotonic()
+        proc = subprocess.run([str(Path(sys.executable).with_name("jupyter-book")), "build", str(ROOT), "-W", "-n",
+                               "--keep-going", "--path-output", str(BOOK_BUILD)],
+                              capture_output=True, text=True, timeout=900)
+        log = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
+        if proc.returncode != 0:
+            stamp.unlink(missing_ok=True)
+            pytest.fail(f"jupyter-book build -W -n --keep-going failed (rc={proc.returncode}); build log:\n"
+                        f"{log[-8000:]}", pytrace=False)
+        stamp.write_text(run)
+        print(f"book build time: {time.monotonic() - t0:.1f} s")
+    return html
 
 
 @pytest.fixture(scope="module")

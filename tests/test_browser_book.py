@@ -1,7 +1,7 @@
 """The built HTML book, read in a real browser (Debian's Chromium via Playwright) with no internet.
 
-The book is built with warnings as errors into `_build/browser-test/` (incremental: fast when sources did not
-change; set CNNBOOK_BOOK_HTML to test an existing build instead), served by `http.server` on 127.0.0.1, and
+The book is built once per run with warnings as errors into `_build/browser-test/` (the session fixture
+`book_html` in conftest.py, shared with the PDF test; set CNNBOOK_BOOK_HTML to test an existing build instead), served by `http.server` on 127.0.0.1, and
 every HTML page found in the build (a glob, not a list) is opened. A request to any other host is aborted and
 fails the test: a reader offline must get math, figures, search and navigation. Every page is read at
 1280 × 900 (a laptop) and at 390 × 844 (a phone): no console error, one search box, the index in the sidebar,
@@ -11,12 +11,9 @@ human look are written to `_build/screenshots/`.
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import html
-import os
 import re
-import subprocess
 import sys
 import threading
 import time
@@ -31,9 +28,7 @@ import yaml
 
 from browser_support import ROOT, OfflineContext
 
-BUILD_DIR = ROOT / "_build" / "browser-test"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
-JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
 LAPTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}  # viewports: every page is read at both
 
 # Report entries that must be empty (lists) or zero (counts) on every page, and what a non-empty one means.
@@ -146,28 +141,6 @@ def toc_entries() -> list[str]:
         return []
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     return [toc["root"]] + files(toc)
-
-
-@pytest.fixture(scope="module")
-def book_html() -> Path:
-    """The built book's html folder: CNNBOOK_BOOK_HTML if set, else a fresh (incremental) strict build.
-
-    Other browser test files use this fixture too (tests/test_browser_explorers.py), possibly in another
-    xdist worker at the same time: a file lock lets one build run at a time; the next finds it up to date."""
-    if os.environ.get("CNNBOOK_BOOK_HTML"):
-        return Path(os.environ["CNNBOOK_BOOK_HTML"])
-    t0 = time.monotonic()
-    BUILD_DIR.mkdir(parents=True, exist_ok=True)
-    with open(BUILD_DIR.parent / "browser-test.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        proc = subprocess.run([str(JUPYTER_BOOK), "build", str(ROOT), "-W", "-n", "--keep-going",
-                               "--path-output", str(BUILD_DIR)], capture_output=True, text=True, timeout=600)
-    log = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
-    if proc.returncode != 0:
-        pytest.fail(f"jupyter-book build -W -n --keep-going failed (rc={proc.returncode}); build log:\n{log[-8000:]}",
-                    pytrace=False)
-    print(f"book build time: {time.monotonic() - t0:.1f} s")
-    return BUILD_DIR / "_build" / "html"
 
 
 @pytest.fixture(scope="module")

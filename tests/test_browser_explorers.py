@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from browser_support import ROOT
 from cnnbook import explorers, rf
-from test_browser_book import SCREENSHOTS, book_html, offline, server  # noqa: F401  (the built book, served)
+from test_browser_book import SCREENSHOTS, offline, server  # noqa: F401  (the built book, served)
 
 PAGES = {"conv": "notebooks/01_convolution", "rf": "notebooks/05_receptive_fields", "cam": "notebooks/06_cam"}
 EMBEDDED = re.compile(r'<script type="application/json" class="cnnbook-explorer-data">(.*?)</script>', re.S)

@@ -1,7 +1,7 @@
 """The printable PDF of the whole book (book/build_pdf.py), opened and checked as a reader would find it.
 
-The PDF is built once per run (set CNNBOOK_PDF to check an existing file instead): the HTML book is built
-into `_build/pdf-test-src/` (strict, incremental) and printed by Debian's Chromium, offline, into
+The PDF is built once per run (set CNNBOOK_PDF to check an existing file instead) from the HTML book that the
+browser tests use too (the session fixture `book_html` in conftest.py: one strict build per run), printed by Debian's Chromium, offline, into
 `_build/pdf-test/`. It needs Chromium like the browser tests (`.ci/run` installs it).
 
 Every page is read once with pypdf's text visitor, which gives each run of text with its position, font and
@@ -74,7 +74,7 @@ def squash(text: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def pdf() -> Path:
+def pdf(book_html) -> Path:
     if os.environ.get("CNNBOOK_PDF"):
         return Path(os.environ["CNNBOOK_PDF"])
     if not CHROMIUM.exists():
@@ -82,7 +82,7 @@ def pdf() -> Path:
                     f"installs it), so the PDF cannot be printed")
     out = ROOT / "_build" / "pdf-test" / "cnnbook.pdf"
     done = subprocess.run([sys.executable, str(ROOT / "book" / "build_pdf.py"), "--out", str(out),
-                           "--build-html-into", str(ROOT / "_build" / "pdf-test-src"),
+                           "--html", str(book_html),
                            "--work", str(ROOT / "_build" / "pdf-test-work"),
                            "--report", str(out.with_suffix(".json"))], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, f"book/build_pdf.py failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
