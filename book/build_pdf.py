@@ -11,7 +11,12 @@ stamps the running heads (a page of heads printed by Chromium, merged with pypdf
 The PDF is tagged (structure tree, figures carry their alt text). Chinese text needs only a CJK font
 (Debian: fonts-noto-cjk); no TeX.
 
-    .venv/bin/python book/build_pdf.py                 # writes _build/pdf/cnnbook.pdf (and a copy in _build/html/)
+    .venv/bin/python book/build_pdf.py                    # writes _build/pdf/cnnbook.pdf (and a copy in _build/html/)
+    .venv/bin/python book/build_pdf.py --language zh_CN   # the Chinese edition: _build/pdf/cnnbook-zh.pdf (and a
+                                                          # copy in _build/html/zh_CN/), from book/build_zh.py's build
+
+The printed book's own words (Contents, Index, the page footer, the title page, the part captions) come from the
+edition's catalogs (locale/<language>/LC_MESSAGES/interface.po and book/intro.po) in a translated edition.
 
 Set CNNBOOK_CHROMIUM to use another Chromium binary. Nothing is downloaded: every request the page makes
 to a host other than the local file system is aborted and makes the build fail.
@@ -32,6 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent / "pdf"
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT / "book"))
 
 from assemble import CONTENTS_ID, INDEX_ID, Assembler  # noqa: E402
 from finish import Mark, destinations, finish, heads_html, internal_links  # noqa: E402
@@ -42,14 +48,48 @@ LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm
                "--disable-sync", "--disable-default-apps", "--disable-extensions", "--mute-audio"]
 MARGIN = {"top": "20mm", "bottom": "16mm", "left": "16mm", "right": "16mm"}
 COLUMN_PX = round((210 - 32) / 25.4 * 96)  # the printed text column, in CSS pixels
-FOOTER = ('<div style="font-size:8px;width:100%;text-align:center;color:#555">'
-          'cnnbook — page <span class="pageNumber"></span> of <span class="totalPages"></span></div>')
+FOOTER = ('<div style="font-size:8px;width:100%;text-align:center;color:#555">cnnbook — {page}</div>')
+PAGE_WORDS = "page {page} of {total}"
+EDITIONS = {"en": ("en", "cnnbook.pdf"), "zh_CN": ("zh-CN", "cnnbook-zh.pdf")}  # language: (HTML lang, PDF name)
+
+
+def words(language: str) -> dict[str, str]:
+    """The printed book's words in `language` ({} for English): interface.po and the TOC captions of intro.po."""
+    if language == "en":
+        return {}
+    import polib
+
+    found = {}
+    for name in ("interface.po", "book/intro.po"):
+        path = ROOT / "locale" / language / "LC_MESSAGES" / name
+        if not path.exists():
+            raise SystemExit(f"{path} is missing: the {language} edition has no catalogs")
+        found.update({e.msgid: e.msgstr for e in polib.pofile(str(path)) if e.msgstr and "fuzzy" not in e.flags})
+    return found
+
+
+def footer(table: dict[str, str]) -> str:
+    text = table.get(PAGE_WORDS, PAGE_WORDS).format(page='<span class="pageNumber"></span>',
+                                                    total='<span class="totalPages"></span>')
+    return FOOTER.format(page=text)
 FILL_JS = """pages => { for (const e of document.querySelectorAll('.pdf-page[data-target]')) {
   const n = pages[e.dataset.target]; e.textContent = n === undefined ? '?' : String(n); } }"""
 
 
-def build_html(out: Path | None) -> Path:
-    """`jupyter-book build .` with warnings as errors (incremental), into `out` or the default _build/."""
+def build_html(out: Path | None, language: str = "en") -> Path:
+    """`jupyter-book build .` with warnings as errors (incremental), into `out` or the default _build/; for a
+    translated edition, book/build_zh.py (into `out`/_build/html/<language>)."""
+    if language != "en":
+        import build_zh
+
+        html = ((out or ROOT) / "_build" / "html" / language)
+        try:
+            code = build_zh.build(html, html.parent.parent / f".doctrees-{language}", strict=True, quiet=True)
+        except Exception as error:  # Sphinx's own errors (extension errors, warnings as errors)
+            raise SystemExit(f"the {language} HTML build failed: {error}") from error
+        if code != 0:
+            raise SystemExit(f"the {language} HTML build (warnings are errors) failed with exit {code}")
+        return html
     command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(ROOT), "-W", "-n", "--keep-going"]
     if out is not None:
         command += ["--path-output", str(out)]
@@ -68,22 +108,22 @@ def outline(assembler: Assembler) -> list[Mark]:
         pages = [Mark(d.title, d.slug, [Mark(t, i, []) for i, t in d.sections] if d.numbered else [])
                  for d in docs]
         if not caption:
-            marks += [Mark("Contents", CONTENTS_ID, [])] + pages
+            marks += [Mark(assembler.word("Contents"), CONTENTS_ID, [])] + pages
         elif len(docs) == 1 and docs[0].title == caption:
             marks += pages
         else:
             marks.append(Mark(caption, docs[0].slug, pages))
-    return marks + [Mark("Index", INDEX_ID, [])]
+    return marks + [Mark(assembler.word("Index"), INDEX_ID, [])]
 
 
 def running_heads(assembler: Assembler, pages: dict[str, int], total: int) -> list[tuple[str, str]]:
     """(left, right) head of every page: the title of the book's page it belongs to and, in a chapter, the
     last section begun by the end of the page (as LaTeX's right marks); no head on the first page of anything."""
-    starts = [(pages[CONTENTS_ID], "Contents", [])]
+    starts = [(pages[CONTENTS_ID], assembler.word("Contents"), [])]
     for _, docs in assembler.parts():
         starts += [(pages[d.slug], d.title, [(pages[i], t) for i, t in d.sections] if d.numbered else [])
                    for d in docs]
-    starts.append((pages[INDEX_ID], "Index", []))
+    starts.append((pages[INDEX_ID], assembler.word("Index"), []))
     heads = []
     for number in range(1, total + 1):
         before = [s for s in starts if s[0] <= number]
@@ -121,7 +161,7 @@ def print_book(assembler: Assembler, work: Path, out: Path) -> dict:
             r.abort("internetdisconnected")
 
     options = dict(format="A4", print_background=True, tagged=True, outline=False, display_header_footer=True,
-                   header_template="<span></span>", footer_template=FOOTER, margin=MARGIN)
+                   header_template="<span></span>", footer_template=footer(assembler.words), margin=MARGIN)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS, timeout=60_000)
         try:
@@ -156,7 +196,7 @@ def print_book(assembler: Assembler, work: Path, out: Path) -> dict:
             total = len(reader.pages)
             heads = work / "heads.pdf"
             t = time.monotonic()
-            tab.set_content(heads_html(running_heads(assembler, pages, total)))
+            tab.set_content(heads_html(running_heads(assembler, pages, total), assembler.lang))
             tab.pdf(path=str(heads), format="A4", print_background=False, margin={k: "0" for k in MARGIN},
                     prefer_css_page_size=True)
             timings["heads_s"] = round(time.monotonic() - t, 1)
@@ -180,7 +220,9 @@ def print_book(assembler: Assembler, work: Path, out: Path) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "_build" / "pdf" / "cnnbook.pdf", help="the PDF to write")
+    parser.add_argument("--language", choices=sorted(EDITIONS), default="en", help="the edition to print")
+    parser.add_argument("--out", type=Path, help="the PDF to write (default _build/pdf/cnnbook.pdf, or "
+                        "cnnbook-zh.pdf for zh_CN)")
     parser.add_argument("--work", type=Path, default=ROOT / "_build" / "pdf-src",
                         help="folder for the assembled page and the intermediate prints")
     parser.add_argument("--html", type=Path, help="an HTML build of the book to print (default: build it "
@@ -188,14 +230,17 @@ def main(argv=None) -> int:
     parser.add_argument("--build-html-into", type=Path, help="build the HTML book into this --path-output instead")
     parser.add_argument("--report", type=Path, help="write the build's measurements here as JSON")
     args = parser.parse_args(argv)
+    lang, name = EDITIONS[args.language]
+    args.out = args.out or ROOT / "_build" / "pdf" / name
     start = time.monotonic()
-    html = args.html or build_html(args.build_html_into)
+    html = args.html or build_html(args.build_html_into, args.language)
     html_s = time.monotonic() - start
-    report = print_book(Assembler(ROOT, html), args.work, args.out)
+    report = print_book(Assembler(ROOT, html, words(args.language), lang), args.work, args.out)
     report["html_s"] = round(html_s, 1)
     report["total_s"] = round(time.monotonic() - start, 1)
-    if (ROOT / "_build" / "html").is_dir():  # the HTML book links to cnnbook.pdf next to its pages
-        shutil.copyfile(args.out, ROOT / "_build" / "html" / "cnnbook.pdf")
+    edition_html = ROOT / "_build" / "html" / ("" if args.language == "en" else args.language)
+    if args.html is None and edition_html.is_dir():  # the HTML book links to cnnbook.pdf next to its pages
+        shutil.copyfile(args.out, edition_html / "cnnbook.pdf")
     if args.report:
         args.report.write_text(json.dumps(report, indent=1))
     shown = {k: v for k, v in report.items() if k not in ("broken", "too_wide", "unlinked")}

@@ -136,7 +136,7 @@ TAG = re.compile(r"</?([a-zA-Z][a-zA-Z0-9]*)\b[^>]*>")
 NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
 DIMENSION = re.compile(r"\b\d-D\b")  # "2-D" may be written 二维
 BRACE = re.compile(r"\{\w*\}")  # the fields of an interface phrase, e.g. {label}
-WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+WORD = re.compile(r"[A-Za-z][\w'-]*")
 
 
 def _role_target(content: str) -> str:
@@ -183,9 +183,19 @@ def prose(text: str) -> str:
     return LINK.sub("] ", text)
 
 
+def is_display_math(msgid: str) -> bool:
+    """A display formula (a `$$` or amsmath block): LaTeX commands, no `$`, no code, no run of English words."""
+    if "$" not in msgid and "`" not in msgid and msgid.startswith("\n"):
+        return True  # a $$ block's source
+    if "$" in msgid or "`" in msgid or not re.search(r"\\[a-zA-Z]+", msgid):
+        return False
+    text = re.sub(r"\\(?:text|mathrm|operatorname|textrm|mbox)\{[^}]*\}", " ", msgid)
+    return not re.search(r"[A-Za-z]{3,}\s+[A-Za-z]{3,}", re.sub(r"\\[a-zA-Z]+", " ", text))
+
+
 def needs_chinese(msgid: str, kept_names: set[str]) -> bool:
     """A message needs Chinese unless its words are only names, symbols or identifiers (e.g. 'Grad-CAM', 'ReLU')."""
-    words = WORD.findall(prose(msgid))
+    words = WORD.findall(BRACE.sub(" ", prose(msgid)))
     return any(not (w[0].isupper() or any(c.isdigit() for c in w) or w.lower() in kept_names) or
                (w[0].isupper() and w.lower() in ENGLISH_CAPITALISED) for w in words)
 
@@ -221,7 +231,7 @@ def glossary_terms() -> set[str]:
 def problems(po: polib.POFile, page: str, entries=None, kept_names=None, terms=None) -> list[str]:
     """Every gate's complaint about one catalog, one line each ('' list when it passes)."""
     entries = termbase() if entries is None else entries
-    kept_names = {f.lower() for forms, zh, _ in entries for f in forms if f == zh} if kept_names is None else kept_names
+    kept_names = {f.lower() for forms, zh, _ in entries for f in forms if f.lower() == zh.lower()} if kept_names is None else kept_names
     terms = glossary_terms() if terms is None else terms
     found = []
     for e in po:
@@ -233,8 +243,12 @@ def problems(po: polib.POFile, page: str, entries=None, kept_names=None, terms=N
         if not e.msgstr.strip():
             found.append(f"{where}: untranslated")
             continue
-        if page == INTERFACE:
-            continue  # labels and phrases: checked by book/_ext/interface_i18n.py when the book is built
+        if is_display_math(e.msgid):
+            if e.msgstr != e.msgid:
+                found.append(f"{where}: a display formula is copied unchanged")
+            continue
+        if page == INTERFACE and set(BRACE.findall(e.msgid)) != set(BRACE.findall(e.msgstr)):
+            found.append(f"{where}: the translation must keep the fields {sorted(set(BRACE.findall(e.msgid)))}")
         if needs_chinese(e.msgid, kept_names) and not CJK.search(e.msgstr):
             found.append(f"{where}: the translation has no Chinese characters")
         want, got = placeholders(e.msgid), placeholders(e.msgstr)
@@ -261,7 +275,7 @@ def problems(po: polib.POFile, page: str, entries=None, kept_names=None, terms=N
 def check(pages: dict[str, polib.POFile] | None = None) -> list[str]:
     pages = catalogs() if pages is None else pages
     entries, terms = termbase(), glossary_terms()
-    kept_names = {f.lower() for forms, zh, _ in entries for f in forms if f == zh}
+    kept_names = {f.lower() for forms, zh, _ in entries for f in forms if f.lower() == zh.lower()}
     return [p for page, po in pages.items() for p in problems(po, page, entries, kept_names, terms)]
 
 

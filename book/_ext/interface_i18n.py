@@ -58,21 +58,25 @@ PHRASES = {
     " nats": " nats",
     " pixels": " pixels",
     "top pair": "on this run: a true {true} read as {read}",
+    # the printed book (book/build_pdf.py)
+    "Contents": "Contents",
+    "Index": "Index",
+    "page": "page {page} of {total}",
 }
 
 
-def _book_title() -> str:
+def _config(key: str) -> str:
     import yaml
 
-    return yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["title"]
+    return str(yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))[key])
 
 
-BOOK_TITLE = _book_title()
+BOOK_TITLE, BOOK_AUTHOR = _config("title"), _config("author")
 
 
 def phrases() -> list[str]:
     """interface.po's fixed messages: the book's title, and the phrases glued values are written with."""
-    return [BOOK_TITLE] + list(PHRASES.values())
+    return [BOOK_TITLE, BOOK_AUTHOR] + list(PHRASES.values())
 
 
 def stored_glue(notebooks: Path) -> list[str]:

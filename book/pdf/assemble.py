@@ -68,15 +68,23 @@ def read_toc(root: Path) -> tuple[str, list[Doc]]:
 class Assembler:
     """Reads the built pages and writes the one page; `problems` lists links it could not place."""
 
-    def __init__(self, root: Path, html_dir: Path):
-        self.root, self.html_dir = root, html_dir
+    def __init__(self, root: Path, html_dir: Path, words: dict[str, str] | None = None, lang: str = "en"):
+        """words: the printed book's own words in its language (Contents, Index, the title, part captions),
+        English where missing; lang: the HTML language tag of the edition."""
+        self.root, self.html_dir, self.lang = root, html_dir, lang
+        self.words = words or {}
         self.root_doc, self.docs = read_toc(root)
+        for doc in self.docs:
+            doc.part = self.word(doc.part) if doc.part else doc.part
         for doc in self.docs:
             doc.slug = slug_of(doc.name)
         self.by_file = {f"{d.name}.html": d for d in self.docs}
         self.ids: dict[str, dict[str, str]] = {}
         self.problems: list[str] = []
         self.unlinked: list[str] = []
+
+    def word(self, english: str) -> str:
+        return self.words.get(english) or english
 
     # -- reading --------------------------------------------------------------------------------------------
     def _article(self, doc: Doc) -> Tag:
@@ -172,14 +180,15 @@ class Assembler:
         return "\n".join(parts)
 
     def book_title(self) -> str:
-        return str(yaml.safe_load((self.root / "_config.yml").read_text()).get("title", ""))
+        return self.word(str(yaml.safe_load((self.root / "_config.yml").read_text()).get("title", "")))
 
     def title_page(self) -> str:
         config = yaml.safe_load((self.root / "_config.yml").read_text())
-        title, _, subtitle = str(config.get("title", "")).partition(":")
+        title, _, subtitle = re.split(r"([:：])", self.book_title(), maxsplit=1) if re.search(r"[:：]", self.book_title()) \
+            else (self.book_title(), "", "")
         return (f'<section class="pdf-titlepage" id="pdf-titlepage"><h1 class="pdf-title">{html.escape(title)}</h1>'
                 f'<p class="pdf-subtitle">{html.escape(subtitle.strip())}</p>'
-                f'<p class="pdf-author">{html.escape(str(config.get("author", "")))}</p></section>')
+                f'<p class="pdf-author">{html.escape(self.word(str(config.get("author", ""))))}</p></section>')
 
     def parts(self) -> list[tuple[str, list[Doc]]]:
         """(caption, pages) in order; the root page forms a part without caption."""
@@ -206,8 +215,9 @@ class Assembler:
                 items.append(self._entry(doc.slug, doc.title, "chapter"))
                 if doc.numbered:
                     items += [self._entry(ident, title, "section") for ident, title in doc.sections]
-        items.append(self._entry(INDEX_ID, "Index", "chapter"))
-        return (f'<nav class="pdf-contents" id="{CONTENTS_ID}"><h1><a href="#{CONTENTS_ID}">Contents</a></h1><ul>{"".join(items)}</ul></nav>')
+        items.append(self._entry(INDEX_ID, self.word("Index"), "chapter"))
+        return (f'<nav class="pdf-contents" id="{CONTENTS_ID}"><h1><a href="#{CONTENTS_ID}">{self.word("Contents")}</a>'
+                f'</h1><ul>{"".join(items)}</ul></nav>')
 
     def index(self) -> tuple[str, int]:
         """The index: Sphinx's entries, each followed by the page numbers of its targets; and its entry count."""
@@ -228,7 +238,7 @@ class Assembler:
             groups.append(f'<h2 class="pdf-index-letter">{html.escape(letter.get_text().strip())}</h2>'
                           f'<ul>{"".join(lines)}</ul>')
         body = "".join(groups)
-        return (f'<section class="pdf-doc pdf-index" id="{INDEX_ID}"><h1>Index</h1>'
+        return (f'<section class="pdf-doc pdf-index" id="{INDEX_ID}"><h1>{self.word("Index")}</h1>'
                 f'<div class="pdf-index-columns">{body}</div></section>'), count
 
     def _index_line(self, item: Tag, css: str) -> str:
@@ -253,7 +263,7 @@ class Assembler:
             kind = "pdf-chapter" if doc.numbered else "pdf-matter"
             sections.append(f'<section class="pdf-doc {kind}" id="{doc.slug}" data-title="{html.escape(doc.title)}">'
                             f"{doc.body}</section>")
-        text = (f'<!DOCTYPE html><html lang="en" data-theme="light" data-mode="light"><head>{self.head()}'
+        text = (f'<!DOCTYPE html><html lang="{self.lang}" data-theme="light" data-mode="light"><head>{self.head()}'
                 f"<style>{print_css}</style>{extra_head}</head><body>"
                 f'<div class="bd-main"><div class="bd-content"><div class="bd-article-container">'
                 f'<article class="bd-article">{self.title_page()}{self.contents()}{"".join(sections)}{index}'

@@ -57,12 +57,13 @@ html, body { margin: 0; padding: 0; }
 .p:last-child { break-after: auto; }
 .h { position: absolute; top: 10mm; left: 16mm; right: 16mm; padding-bottom: 1.2mm; border-bottom: 0.4pt solid #999;
      font: italic 8.5pt/1.2 sans-serif; color: #444; display: flex; justify-content: space-between; gap: 8mm; }
+.h:lang(zh-CN) { font-style: normal; }  /* no slanted Chinese: CJK fonts have no italic */
 .h span { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .h span:first-child { flex: 0 0 auto; max-width: 100%; }
 """
 
 
-def heads_html(heads: list[tuple[str, str]]) -> str:
+def heads_html(heads: list[tuple[str, str]], lang: str = "en") -> str:
     """A page per PDF page, each with its running head (left, right text); empty heads print nothing."""
     import html
 
@@ -71,7 +72,7 @@ def heads_html(heads: list[tuple[str, str]]) -> str:
         head = (f'<div class="h"><span>{html.escape(left)}</span><span>{html.escape(right)}</span></div>'
                 if left or right else "")
         pages.append(f'<div class="p">{head}</div>')
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><style>{HEADS_CSS}</style></head>'
+    return (f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><style>{HEADS_CSS}</style></head>'
             f'<body>{"".join(pages)}</body></html>')
 
 
