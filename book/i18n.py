@@ -133,7 +133,7 @@ CODE = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.S)
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 URL = re.compile(r"https?://[^\s)>\]]+")
 TAG = re.compile(r"</?([a-zA-Z][a-zA-Z0-9]*)\b[^>]*>")
-NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
+NUMBER = re.compile(r"(?<![\w.])\d+(?:[ ,\u2009\u202f]\d{3}(?!\d))*(?:\.\d+)?")  # "13 554", "1,000", "0.27"
 DIMENSION = re.compile(r"\b\d-D\b")  # "2-D" may be written 二维
 BRACE = re.compile(r"\{\w*\}")  # the fields of an interface phrase, e.g. {label}
 WORD = re.compile(r"[A-Za-z][\w'-]*")
@@ -170,7 +170,7 @@ def placeholders(text: str) -> dict[str, collections.Counter]:
     rest = TAG.sub(" ", rest)
     rest = DIMENSION.sub(" ", rest)
     for m in NUMBER.finditer(rest):
-        kept["number"][m.group(0).replace(",", "")] += 1
+        kept["number"][re.sub(r"[ ,\u2009\u202f]", "", m.group(0))] += 1
     return kept
 
 
@@ -218,8 +218,10 @@ def termbase() -> list[tuple[list[str], str, list[str]]]:
 
 
 def term_pattern(form: str) -> re.Pattern:
+    """An English form as written, any case (an acronym such as MAC: exactly), plural too, hyphen or space alike."""
     body = re.escape(form).replace(r"\ ", r"[\s-]+").replace(r"\-", r"[\s-]?")
-    return re.compile(rf"(?<![A-Za-z]){body}(?:s|es)?(?![A-Za-z])", re.I)
+    flags = 0 if form.isupper() else re.I
+    return re.compile(rf"(?<![A-Za-z]){body}(?:s|es)?(?![A-Za-z])", flags)
 
 
 def glossary_terms() -> set[str]:

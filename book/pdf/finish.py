@@ -57,7 +57,7 @@ html, body { margin: 0; padding: 0; }
 .p:last-child { break-after: auto; }
 .h { position: absolute; top: 10mm; left: 16mm; right: 16mm; padding-bottom: 1.2mm; border-bottom: 0.4pt solid #999;
      font: italic 8.5pt/1.2 sans-serif; color: #444; display: flex; justify-content: space-between; gap: 8mm; }
-.h:lang(zh-CN) { font-style: normal; }  /* no slanted Chinese: CJK fonts have no italic */
+.h:lang(zh-CN) { font-style: normal; font-family: "WenQuanYi Micro Hei", sans-serif; }  /* no slanted Chinese */
 .h span { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .h span:first-child { flex: 0 0 auto; max-width: 100%; }
 """
