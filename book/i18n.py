@@ -193,6 +193,16 @@ def is_display_math(msgid: str) -> bool:
     return not re.search(r"[A-Za-z]{3,}\s+[A-Za-z]{3,}", re.sub(r"\\[a-zA-Z]+", " ", text))
 
 
+def emphasis(text: str) -> tuple[int, int]:
+    """(bold spans, literal asterisks) as CommonMark reads the text. Next to Chinese punctuation a marker can stop
+    being one: "**阅读。**HTML" prints its asterisks (write "**阅读**。HTML")."""
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark").parseInline(text)[0].children or []
+    return (sum(t.type == "strong_open" for t in tokens),
+            sum(t.content.count("*") for t in tokens if t.type == "text"))
+
+
 def needs_chinese(msgid: str, kept_names: set[str]) -> bool:
     """A message needs Chinese unless its words are only names, symbols or identifiers (e.g. 'Grad-CAM', 'ReLU')."""
     words = WORD.findall(BRACE.sub(" ", prose(msgid)))
@@ -262,6 +272,10 @@ def problems(po: polib.POFile, page: str, entries=None, kept_names=None, terms=N
                 found.append(f"{where}: the translation lost {kind} {sorted(missing)!r}")
             if extra:
                 found.append(f"{where}: the translation adds {kind} not in the original {sorted(extra)!r}")
+        (bold, stray), (bold_zh, stray_zh) = emphasis(e.msgid), emphasis(e.msgstr)
+        if bold_zh != bold or stray_zh > stray:
+            found.append(f"{where}: bold or italic markers do not render ({bold_zh} bold spans for {bold}, "
+                         f"{stray_zh} literal '*'): keep Chinese punctuation outside the markers, '**阅读**。'")
         english = prose(e.msgid)
         for forms, zh, excluded in entries:
             text = english

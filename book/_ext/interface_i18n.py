@@ -139,6 +139,9 @@ class Translator:
 
     def glued(self, value: str) -> str:
         """The translation of one glued value; KeyError/ValueError when it cannot be written in the language."""
+        return _spaced(self._glued(value))
+
+    def _glued(self, value: str) -> str:
         m = COMPARISON.match(value)
         if m:
             a, b = _split_pair(m.group("pair"), value)
@@ -175,6 +178,15 @@ class Translator:
             raise ValueError(f"the glued value {value!r} holds English words and no rule of "
                              f"book/_ext/interface_i18n.py writes it in another language")
         return value
+
+
+HAN = "\u3400-\u4dbf\u4e00-\u9fff"
+
+
+def _spaced(text: str) -> str:
+    """A space between Han characters and Latin letters or digits (Chinese typesetting), none elsewhere."""
+    text = re.sub(rf"([A-Za-z0-9%\])])([{HAN}])", r"\1 \2", text)
+    return re.sub(rf"([{HAN}])([A-Za-z0-9\[(+−±≈-])", r"\1 \2", text)
 
 
 def load_table(language: str) -> dict[str, str]:
@@ -243,7 +255,62 @@ def _switch(app, pagename, templatename, context, doctree):
     context["cnnbook_twin"] = {"href": href, "lang": "zh-CN" if target == "zh_CN" else "en", "name": name}
 
 
+# -- glue roles inside translated messages ---------------------------------------------------------------------
+# Sphinx's Locale transform parses each translated message as a small document of its own; MyST-NB's glue roles
+# look their values up in the notebook renderer that MyST-NB keeps on the document only while it parses the
+# notebook, so in a translated message they find nothing ("No key ... found in glue data for this document").
+# Here MyST-NB's renderer factory remembers each notebook's renderer, and the lookup falls back to the renderer of
+# the notebook the message belongs to.
+
+_RENDERERS: dict = {}
+
+
+def _remembering(load_renderer):
+    def load(name):
+        cls = load_renderer(name)
+
+        def make(mdit_renderer, logger):
+            renderer = cls(mdit_renderer, logger)
+            document = mdit_renderer.md.options.get("document")  # set by MyST-NB before it makes the renderer
+            env = getattr(getattr(document, "settings", None), "env", None)
+            if env is not None:
+                _RENDERERS[env.docname] = renderer
+            return renderer
+
+        return make
+
+    load.cnnbook_i18n = True
+    return load
+
+
+def _glue_lookup(original):
+    def retrieve_glue_data(document, key):
+        env = getattr(document.settings, "env", None)
+        if "nb_renderer" in document or env is None or env.docname not in _RENDERERS:
+            return original(document, key)
+        document["nb_renderer"] = _RENDERERS[env.docname]  # only for this lookup: a doctree must stay picklable
+        try:
+            return original(document, key)
+        finally:
+            del document["nb_renderer"]
+
+    retrieve_glue_data.cnnbook_i18n = True
+    return retrieve_glue_data
+
+
+def _patch_glue() -> None:
+    from myst_nb import sphinx_
+    from myst_nb.ext.glue import directives, roles
+
+    if not getattr(sphinx_.load_renderer, "cnnbook_i18n", False):
+        sphinx_.load_renderer = _remembering(sphinx_.load_renderer)
+    for module in (roles, directives):
+        if not getattr(module.retrieve_glue_data, "cnnbook_i18n", False):
+            module.retrieve_glue_data = _glue_lookup(module.retrieve_glue_data)
+
+
 def setup(app):
+    _patch_glue()
     app.connect("doctree-resolved", _translate_page)
     app.connect("html-page-context", _switch)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
