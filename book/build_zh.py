@@ -29,13 +29,15 @@ def overrides() -> dict:
     finally:
         sys.path.pop(0)
     table = interface_i18n.load_table(LANGUAGE)
-    title = table.get(interface_i18n.BOOK_TITLE)
-    if not title:
-        raise SystemExit(f"interface.po has no translation of the book's title {interface_i18n.BOOK_TITLE!r}")
+    title, author = table.get(interface_i18n.BOOK_TITLE), table.get(interface_i18n.BOOK_AUTHOR)
+    if not title or not author:
+        raise SystemExit(f"interface.po has no translation of the book's title {interface_i18n.BOOK_TITLE!r} or "
+                         f"author {interface_i18n.BOOK_AUTHOR!r}")
     return {
         "language": LANGUAGE,
         "html_title": title,
         "project": title,
+        "author": author,
         "nitpicky": True,
         "external_toc_path": (ROOT / "_toc.yml").as_posix(),
         "latex_individualpages": False,

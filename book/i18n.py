@@ -259,6 +259,10 @@ def problems(po: polib.POFile, page: str, entries=None, kept_names=None, terms=N
             if e.msgstr != e.msgid:
                 found.append(f"{where}: a display formula is copied unchanged")
             continue
+        if re.match(r"\s*", e.msgstr).group(0) != re.match(r"\s*", e.msgid).group(0) or \
+                re.search(r"\s*$", e.msgstr).group(0) != re.search(r"\s*$", e.msgid).group(0):
+            found.append(f"{where}: the translation must begin and end as the original does (a stray line break "
+                         f"turns a heading into a paragraph)")
         if page == INTERFACE and set(BRACE.findall(e.msgid)) != set(BRACE.findall(e.msgstr)):
             found.append(f"{where}: the translation must keep the fields {sorted(set(BRACE.findall(e.msgid)))}")
         if needs_chinese(e.msgid, kept_names) and not CJK.search(e.msgstr):

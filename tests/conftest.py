@@ -21,8 +21,8 @@ BOOK_BUILD = ROOT / "_build" / "browser-test"
 
 @pytest.fixture(scope="session")
 def book_html(request) -> Path:
-    """The built book's html folder, built once per pytest run (strict: -W -n --keep-going) and shared by the
-    browser tests and the PDF test, whichever xdist worker asks first; CNNBOOK_BOOK_HTML names a build to use
+    """The built book's html folder, both editions (English at its root, Chinese in zh_CN/), built once per pytest
+    run (strict: -W -n --keep-going) and shared by the browser tests and the PDF tests, whichever xdist worker asks first; CNNBOOK_BOOK_HTML names a build to use
     instead. A file lock lets one worker build; a stamp with this run's id tells the others it is done."""
     if os.environ.get("CNNBOOK_BOOK_HTML"):
         return Path(os.environ["CNNBOOK_BOOK_HTML"])
@@ -42,8 +42,19 @@ def book_html(request) -> Path:
             stamp.unlink(missing_ok=True)
             pytest.fail(f"jupyter-book build -W -n --keep-going failed (rc={proc.returncode}); build log:\n"
                         f"{log[-8000:]}", pytrace=False)
+        english = time.monotonic() - t0
+        # The Chinese edition beside it (html/zh_CN/), as README command (a) builds it: the language switch of every
+        # page links to its twin, so both editions are read and link-checked together. Warnings are errors.
+        proc = subprocess.run([sys.executable, str(ROOT / "book" / "build_zh.py"), "--out", str(html / "zh_CN"),
+                               "--doctrees", str(BOOK_BUILD / "_build" / ".doctrees-zh_CN")],
+                              capture_output=True, text=True, timeout=900)
+        log = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
+        if proc.returncode != 0:
+            stamp.unlink(missing_ok=True)
+            pytest.fail(f"book/build_zh.py (warnings are errors) failed (rc={proc.returncode}); build log:\n"
+                        f"{log[-8000:]}", pytrace=False)
         stamp.write_text(run)
-        print(f"book build time: {time.monotonic() - t0:.1f} s")
+        print(f"book build time: English {english:.1f} s, Chinese {time.monotonic() - t0 - english:.1f} s")
     return html
 
 

@@ -173,9 +173,10 @@ def offline(browser):
 
 
 def book_pages(html_dir: Path) -> list[str]:
-    """Every HTML page of the build (theme fragments under _static/ and copies under _sources/ excluded)."""
+    """Every HTML page of the build (theme fragments under _static/, copies under _sources/ and the Chinese edition
+    under zh_CN/, which tests/test_browser_chinese.py reads, excluded)."""
     return sorted(p.relative_to(html_dir).as_posix() for p in html_dir.rglob("*.html")
-                  if p.relative_to(html_dir).parts[0] not in ("_static", "_sources", "_images"))
+                  if p.relative_to(html_dir).parts[0] not in ("_static", "_sources", "_images", "zh_CN"))
 
 
 def redirect_target(path: Path) -> str | None:

@@ -45,6 +45,12 @@ APPROX = re.compile(r"^≈ [+-]?\d[\d.]*(?: ± \d[\d.]*)?(?P<unit> [a-z]+| ?%)?$
 SIZE = re.compile(r"^(?P<size>\d+×\d+)(?P<unit> [a-z]+)$")
 TOP_PAIR = re.compile(r"^on this run: a true (?P<true>\d) read as (?P<read>\d)$")
 
+# The theme's own words that its templates write without a message catalog (or whose catalog lacks them): in a
+# translated build they are replaced in the written pages (`_theme_words`). Jupyter Book sets the search placeholder.
+THEME_WORDS = ["Search this book...", "Toggle primary sidebar", "Toggle secondary sidebar", "Main", "Page",
+               "Color mode", "System Settings", "Light", "Dark", "Print to PDF", "Download this page",
+               "Download source file", "Fullscreen mode"]
+
 # Every phrase a glued value is written with; {name} marks what is filled in. These are interface.po's msgids.
 PHRASES = {
     "comparison": "{a} − {b} ≈ {difference}, 95 % CI ≈ [{low}, {high}] ({n} seeds, {test}): {verdict}",
@@ -76,7 +82,7 @@ BOOK_TITLE, BOOK_AUTHOR = _config("title"), _config("author")
 
 def phrases() -> list[str]:
     """interface.po's fixed messages: the book's title, and the phrases glued values are written with."""
-    return [BOOK_TITLE, BOOK_AUTHOR] + list(PHRASES.values())
+    return [BOOK_TITLE, BOOK_AUTHOR] + list(PHRASES.values()) + THEME_WORDS
 
 
 def stored_glue(notebooks: Path) -> list[str]:
@@ -241,6 +247,69 @@ def _translate_explorer(node, translator, app, docname):
     return nodes.raw("", new, format="html", classes=node.get("classes", []))
 
 
+def _translate_captions(app, doctree):
+    """The part captions of the table of contents, from the page's catalog: sphinx-external-toc adds them after
+    Sphinx translated the page, so the sidebar would keep them English."""
+    language = app.config.language
+    if not language or language == "en":
+        return
+    from sphinx import addnodes
+
+    table = _page_table(language, app.env.docname)
+    for toctree in doctree.findall(addnodes.toctree):
+        caption = toctree.get("caption")
+        if caption:
+            if caption not in table:
+                from sphinx.util import logging
+
+                logging.getLogger(__name__).warning(f"{app.env.docname}: no translation of the caption {caption!r}")
+                continue
+            toctree["caption"] = table[caption]
+
+
+def _page_table(language: str, docname: str) -> dict[str, str]:
+    import polib
+
+    path = LOCALE / language / "LC_MESSAGES" / f"{docname}.po"
+    return {e.msgid: e.msgstr for e in polib.pofile(str(path)) if e.msgstr and "fuzzy" not in e.flags} \
+        if path.exists() else {}
+
+
+THEME_ATTRIBUTE = re.compile(r'((?:title|aria-label|placeholder|data-bs-title)=")([^"<>]+)(")')
+THEME_TEXT = re.compile(r"(>\s*)([^<>]+?)(\s*<)")
+
+
+def _theme_words(app, exception):
+    """Rewrite the theme's English words in every written page of a translated build (`THEME_WORDS`)."""
+    language = app.config.language
+    if exception is not None or not language or language == "en" or app.builder.format != "html":
+        return
+    table = load_table(language)
+    words = {w: html.escape(table[w], quote=True) for w in THEME_WORDS if table.get(w)}
+    missing = [w for w in THEME_WORDS if w not in words]
+    if missing:
+        from sphinx.util import logging
+
+        logging.getLogger(__name__).warning(f"interface.po has no translation of the theme's {missing}")
+
+    words["列印成 PDF"] = words.get("Print to PDF", "列印成 PDF")  # sphinx-book-theme's zh_CN says it the Taiwan way
+
+    def swap(m):
+        return m.group(1) + words.get(m.group(2), m.group(2)) + m.group(3)
+
+    for page in Path(app.outdir).rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        start, end = text.find('<article class="bd-article"'), text.find("</article>")
+        if start < 0 or end < 0:
+            start = end = len(text)
+        theme = THEME_TEXT.sub(swap, THEME_ATTRIBUTE.sub(swap, text[:start] + "\0" + text[end:]))  # not the article
+        new = theme.replace("\0", text[start:end])
+        if new != text:
+            tmp = page.with_suffix(".html.tmp")
+            tmp.write_text(new, encoding="utf-8")
+            tmp.replace(page)
+
+
 def _switch(app, pagename, templatename, context, doctree):
     """Context for book/_templates/language-switch.html: the twin page in the other edition."""
     language = app.config.language or "en"
@@ -312,5 +381,7 @@ def _patch_glue() -> None:
 def setup(app):
     _patch_glue()
     app.connect("doctree-resolved", _translate_page)
+    app.connect("doctree-read", _translate_captions)
+    app.connect("build-finished", _theme_words)
     app.connect("html-page-context", _switch)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
