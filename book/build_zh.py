@@ -7,12 +7,14 @@ replaces every message with its translation from `locale/zh_CN/LC_MESSAGES/<page
 current). Jupyter Book 1 has no config inheritance, so instead of a second `_config.yml` to keep in sync, this
 script builds from the same file with the few settings that differ as overrides (`OVERRIDES`). Warnings are
 errors, as in the English build; `.mo` files are compiled by Sphinx next to the `.po` files (build products,
-ignored by git). The Chinese search index is segmented with jieba.
+ignored by git). The Chinese search index is segmented with jieba, which is told the book's terms
+(`search_words`).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -20,6 +22,26 @@ ROOT = Path(__file__).resolve().parents[1]
 LANGUAGE = "zh_CN"
 OUT = ROOT / "_build" / "html" / LANGUAGE
 DOCTREES = ROOT / "_build" / f".doctrees-{LANGUAGE}"
+
+
+def search_words(out: Path) -> Path:
+    """jieba's extra dictionary for the search index: every Chinese term of the term base and of the glossary's
+    entries, so that 感受野 is indexed as one word (jieba alone splits it into 感受 + 野)."""
+    sys.path.insert(0, str(ROOT / "book"))
+    try:
+        import i18n
+    finally:
+        sys.path.pop(0)
+    words = {zh for _, zh, _ in i18n.termbase()}
+    glossary = i18n.catalogs().get("book/glossary")
+    terms = i18n.glossary_terms()
+    for entry in glossary or []:
+        if entry.msgid in terms and entry.msgstr:
+            words.add(re.split(r"[（(]", entry.msgstr)[0].strip())
+    words = sorted(w for w in words if i18n.CJK.search(w) and " " not in w)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(f"{w} 100000 n\n" for w in words), encoding="utf-8")
+    return out
 
 
 def overrides() -> dict:
@@ -41,6 +63,7 @@ def overrides() -> dict:
         "nitpicky": True,
         "external_toc_path": (ROOT / "_toc.yml").as_posix(),
         "latex_individualpages": False,
+        "html_search_options": {"dict": str(search_words(ROOT / "_build" / f"search-words-{LANGUAGE}.txt"))},
     }
 
 

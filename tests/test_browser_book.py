@@ -60,7 +60,8 @@ async () => {
   r.broken_images = imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.getAttribute('src'));
   // What a screen reader says for a figure: a description, not empty and not the file's name.
   r.no_alt = imgs.filter(i => { const a = (i.getAttribute('alt') || '').trim();
-    return a.split(/\\s+/).length < 5 || /\\.(png|jpe?g|svg|gif)$/i.test(a); }).map(i => i.getAttribute('src'));
+    const chinese = /[\\u4e00-\\u9fff]/.test(a) && a.length >= 10;  // Chinese has no spaces between words
+    return (a.split(/\\s+/).length < 5 && !chinese) || /\\.(png|jpe?g|svg|gif)$/i.test(a); }).map(i => i.getAttribute('src'));
   const math = [...document.querySelectorAll('.math')];
   r.math = math.length;
   r.mathjax_loaded = !!(window.MathJax && window.MathJax.startup && window.MathJax.startup.promise);
