@@ -125,3 +125,11 @@ def cuda_seed_calls(monkeypatch):
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: timing tests run alone by .ci/run (pytest -m slow); the default run "
                                        "excludes them with -m 'not slow'")
+
+
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto` (pyproject's addopts): one worker more than the cores. Many tests wait rather than compute (the
+    book build's lock, Chromium, the grading sandboxes, kernels starting), and every chapter trains on one thread,
+    so a third worker on two cores keeps both busy: measured with the Chinese edition, 13 min 58 s for the whole
+    run (1532 tests), the cores 71 % busy."""
+    return (os.cpu_count() or 1) + 1
