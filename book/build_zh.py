@@ -14,6 +14,7 @@ ignored by git). The Chinese search index is segmented with jieba, which is told
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from pathlib import Path
@@ -40,7 +41,9 @@ def search_words(out: Path) -> Path:
             words.add(re.split(r"[（(]", entry.msgstr)[0].strip())
     words = sorted(w for w in words if i18n.CJK.search(w) and " " not in w)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("".join(f"{w} 100000 n\n" for w in words), encoding="utf-8")
+    part = out.with_name(f"{out.name}.{os.getpid()}.part")  # two builds at once never read half a file
+    part.write_text("".join(f"{w} 100000 n\n" for w in words), encoding="utf-8")
+    part.replace(out)
     return out
 
 
