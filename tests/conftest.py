@@ -127,6 +127,7 @@ def pytest_configure(config):
                                        "excludes them with -m 'not slow'")
 
 
+@pytest.hookimpl(optionalhook=True)  # a run without xdist (`-p no:xdist`, as .ci/run's timing test) has no such hook
 def pytest_xdist_auto_num_workers(config):
     """`-n auto` (pyproject's addopts): one worker more than the cores. Many tests wait rather than compute (the
     book build's lock, Chromium, the grading sandboxes, kernels starting), and every chapter trains on one thread,

@@ -81,10 +81,9 @@ def test_every_chinese_page_reads_correctly_offline_in_chinese(offline, book_htm
 def search(page, server: str, query: str) -> list[str]:  # noqa: F811
     """The Chinese book's search results for `query`, as page paths under zh_CN/."""
     page.goto(f"{server}zh_CN/search.html?q={query}", wait_until="load")
-    page.wait_for_function("() => document.querySelector('#search-results .search-summary')?.textContent"
-                           " && !Search._pulse_status || Search._pulse_status < 0", timeout=20_000)
-    page.wait_for_function("() => document.querySelector('#search-results ul.search') !== null", timeout=20_000)
-    time.sleep(0.5)
+    # Sphinx lists the results one by one and then writes its summary, translated: "搜索完成，匹配到 N 页。"
+    page.wait_for_function("() => /搜索完成/.test(document.querySelector('#search-results .search-summary')"
+                           "?.textContent || '')", timeout=20_000)
     hrefs = page.eval_on_selector_all("#search-results ul.search li > a", "as => as.map(a => a.href)")
     return [urlsplit(h).path.lstrip("/").removeprefix("zh_CN/") for h in hrefs]
 
