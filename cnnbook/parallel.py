@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -113,8 +114,8 @@ def launch(script, nproc: int = 2, args: Sequence[str] = (), timeout: float = 12
         raise
     if process.returncode != 0:
         raise LaunchError(f"{who}: torchrun exited with code {process.returncode} running {script.name} on "
-                          f"{nproc} processes. The last lines of its error output:\n{_tail(stderr)}\nFix the "
-                          f"error the worker reports above (the first traceback is the cause).",
+                          f"{nproc} processes. {_cause(stderr)}The last lines of its error output:\n"
+                          f"{_tail(stderr)}\nFix the error the worker reports (its traceback is the cause).",
                           process.returncode, stdout, stderr)
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
@@ -128,6 +129,24 @@ def _stop(process: subprocess.Popen) -> tuple[str, str]:
     except subprocess.TimeoutExpired:
         process.kill()
         return process.communicate()
+
+
+def _cause(text: str) -> str:
+    """The first traceback a worker printed, quoted whole: when one worker fails, torchrun stops the others and
+    prints its own report after it, which can push the worker's exception out of the last lines."""
+    lines = (text or "").splitlines()
+    for start, line in enumerate(lines):
+        prefix = re.match(r"(\[rank\d+\]: )?", line).group(0)  # torchrun prefixes each worker's lines
+        if line[len(prefix):].strip() != "Traceback (most recent call last):":
+            continue
+        end = start + 1
+        while end < len(lines) and lines[end].startswith(prefix) and \
+                lines[end][len(prefix):].startswith((" ", "\t")):
+            end += 1
+        block = lines[start:end + 1]
+        if not any("torch/distributed/" in b for b in block):  # torchrun's own traceback, not the worker's
+            return "The worker's error:\n" + "\n".join(block) + "\n"
+    return ""
 
 
 def _tail(text: str) -> str:

@@ -104,14 +104,17 @@ def test_launch_all_reduces_over_loopback_and_quotes_a_failing_worker(tmp_path):
     script = tmp_path / "allreduce.py"
     script.write_text(textwrap.dedent("""
         import os
+        import sys
         import torch
         import torch.distributed as dist
 
         dist.init_process_group("gloo")
         total = torch.tensor([dist.get_rank() + 1.0])
         dist.all_reduce(total)
-        print(f"rank {dist.get_rank()} of {dist.get_world_size()}: sum {total.item()}, "
-              f"interface {os.environ['GLOO_SOCKET_IFNAME']}", flush=True)
+        # one write per line: two processes share stdout, and print() writes the text and its newline apart
+        sys.stdout.write(f"rank {dist.get_rank()} of {dist.get_world_size()}: sum {total.item()}, "
+                         f"interface {os.environ['GLOO_SOCKET_IFNAME']}\\n")
+        sys.stdout.flush()
         dist.barrier()
         if dist.get_rank() == 1:
             raise RuntimeError("rank 1 fails on purpose")
