@@ -34,6 +34,8 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent / "pdf"
 sys.path.insert(0, str(HERE))
@@ -54,18 +56,20 @@ EDITIONS = {"en": ("en", "cnnbook.pdf"), "zh_CN": ("zh-CN", "cnnbook-zh.pdf")}  
 
 
 def words(language: str) -> dict[str, str]:
-    """The printed book's words in `language` ({} for English): interface.po and the TOC captions of intro.po."""
+    """The printed book's words in `language` ({} for English): interface.po, and the root page's catalog, which
+    holds the part captions of the table of contents."""
     if language == "en":
         return {}
-    import polib
-
-    found = {}
-    for name in ("interface.po", "book/intro.po"):
-        path = ROOT / "locale" / language / "LC_MESSAGES" / name
-        if not path.exists():
-            raise SystemExit(f"{path} is missing: the {language} edition has no catalogs")
-        found.update({e.msgid: e.msgstr for e in polib.pofile(str(path)) if e.msgstr and "fuzzy" not in e.flags})
-    return found
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    try:
+        from interface_i18n import load_table
+    finally:
+        sys.path.pop(0)
+    root = yaml.safe_load((ROOT / "_toc.yml").read_text())["root"]
+    interface, captions = load_table(language), load_table(language, root)
+    if not interface or not captions:
+        raise SystemExit(f"the {language} edition has no catalogs under locale/{language}/LC_MESSAGES/")
+    return {**captions, **interface}
 
 
 def footer(table: dict[str, str]) -> str:

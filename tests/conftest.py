@@ -34,28 +34,26 @@ def book_html(request) -> Path:
         if stamp.exists() and stamp.read_text() == run and html.is_dir():
             return html
         t0 = time.monotonic()
-        proc = subprocess.run([str(Path(sys.executable).with_name("jupyter-book")), "build", str(ROOT), "-W", "-n",
-                               "--keep-going", "--path-output", str(BOOK_BUILD)],
-                              capture_output=True, text=True, timeout=900)
-        log = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
-        if proc.returncode != 0:
-            stamp.unlink(missing_ok=True)
-            pytest.fail(f"jupyter-book build -W -n --keep-going failed (rc={proc.returncode}); build log:\n"
-                        f"{log[-8000:]}", pytrace=False)
+        _build_step([str(Path(sys.executable).with_name("jupyter-book")), "build", str(ROOT), "-W", "-n",
+                     "--keep-going", "--path-output", str(BOOK_BUILD)], "jupyter-book build -W -n --keep-going", stamp)
         english = time.monotonic() - t0
         # The Chinese edition beside it (html/zh_CN/), as README command (a) builds it: the language switch of every
         # page links to its twin, so both editions are read and link-checked together. Warnings are errors.
-        proc = subprocess.run([sys.executable, str(ROOT / "book" / "build_zh.py"), "--out", str(html / "zh_CN"),
-                               "--doctrees", str(BOOK_BUILD / "_build" / ".doctrees-zh_CN")],
-                              capture_output=True, text=True, timeout=900)
-        log = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
-        if proc.returncode != 0:
-            stamp.unlink(missing_ok=True)
-            pytest.fail(f"book/build_zh.py (warnings are errors) failed (rc={proc.returncode}); build log:\n"
-                        f"{log[-8000:]}", pytrace=False)
+        _build_step([sys.executable, str(ROOT / "book" / "build_zh.py"), "--out", str(html / "zh_CN"),
+                     "--doctrees", str(BOOK_BUILD / "_build" / ".doctrees-zh_CN")],
+                    "book/build_zh.py (warnings are errors)", stamp)
         stamp.write_text(run)
         print(f"book build time: English {english:.1f} s, Chinese {time.monotonic() - t0 - english:.1f} s")
     return html
+
+
+def _build_step(command: list[str], what: str, stamp: Path) -> None:
+    """Run one build of the book; on failure drop the run stamp and fail with the build's log."""
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0:
+        stamp.unlink(missing_ok=True)
+        log = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
+        pytest.fail(f"{what} failed (rc={proc.returncode}); build log:\n{log[-8000:]}", pytrace=False)
 
 
 @pytest.fixture(scope="module")

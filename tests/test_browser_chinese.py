@@ -15,8 +15,8 @@ import pytest
 from test_browser_book import LAPTOP, PAGE_REPORT_JS, book_pages, fetch_status, page_problems, redirect_target, \
     toc_entries
 from test_browser_book import offline, server  # noqa: F401  (module fixtures: the browser context, the server)
+from test_chinese import HAN
 
-HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
 # Runs in a Chinese page: its language, its figures' alt text, its language switch.
 EDITION_JS = """

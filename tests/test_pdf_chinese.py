@@ -16,11 +16,10 @@ from pathlib import Path
 import pytest
 
 from browser_support import CHROMIUM, ROOT
-from test_chinese import toc_docs
+from test_chinese import HAN, toc_docs
 
 pypdf = pytest.importorskip("pypdf")
 
-HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 RADICALS = re.compile(r"[\u2e80-\u2fdf]")  # Kangxi and supplementary radicals: a font's shared glyphs, not text
 
 

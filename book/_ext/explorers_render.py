@@ -28,6 +28,12 @@ STATIC = Path(__file__).resolve().parents[1] / "_static"
 HTML_BUILDERS = ("html", "dirhtml", "singlehtml")
 
 
+def script_json(payload: dict) -> str:
+    """The payload as JSON that is inert inside <script> (no `<`, `>` or `&` left to end the element)."""
+    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 class ExplorerRenderer:
     """MyST-NB mime render plugin (the `MimeRenderPlugin` protocol of myst_nb.core.render)."""
 
@@ -39,8 +45,7 @@ class ExplorerRenderer:
             return None
         payload = data.content if isinstance(data.content, dict) else json.loads(data.content)
         explorer_id = str(payload.get("id", "explorer"))
-        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
-        text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")  # inert inside <script>
+        text = script_json(payload)
         markup = (f'<div class="cnnbook-explorer" id="cnnbook-explorer-{html.escape(explorer_id)}" '
                   f'data-kind="{html.escape(str(payload.get("kind", "")))}">'
                   f'<script type="application/json" class="cnnbook-explorer-data">{text}</script></div>')

@@ -48,7 +48,7 @@ TOP_PAIR = re.compile(r"^on this run: a true (?P<true>\d) read as (?P<read>\d)$"
 # The theme's own words that its templates write without a message catalog (or whose catalog lacks them): in a
 # translated build they are replaced in the written pages (`_theme_words`). Jupyter Book sets the search placeholder.
 THEME_WORDS = ["Search this book...", "Toggle primary sidebar", "Toggle secondary sidebar", "Main", "Page",
-               "Color mode", "System Settings", "Light", "Dark", "Print to PDF", "Download this page",
+               "Color mode", "System Settings", "Light", "Dark", "Download this page",
                "Download source file", "Fullscreen mode"]
 
 # Every phrase a glued value is written with; {name} marks what is filled in. These are interface.po's msgids.
@@ -195,10 +195,12 @@ def _spaced(text: str) -> str:
     return re.sub(rf"([{HAN}])([A-Za-z0-9\[(+−±≈-])", r"\1 \2", text)
 
 
-def load_table(language: str) -> dict[str, str]:
+def load_table(language: str, catalog: str = "interface") -> dict[str, str]:
+    """{English: translation} of one catalog of `language` (`interface`, or a page such as `book/intro`); fuzzy
+    and untranslated messages are left out, and a missing catalog gives {}."""
     import polib
 
-    path = LOCALE / language / "LC_MESSAGES" / "interface.po"
+    path = LOCALE / language / "LC_MESSAGES" / f"{catalog}.po"
     if not path.exists():
         return {}
     return {e.msgid: e.msgstr for e in polib.pofile(str(path)) if e.msgstr and "fuzzy" not in e.flags}
@@ -220,7 +222,7 @@ def _translate_page(app, doctree, docname):
 
             logging.getLogger(__name__).warning(f"{docname}: {error}", location=node)
             continue
-        node.replace(node.children[0], nodes.Text(text)) if node.children else node.append(nodes.Text(text))
+        node[:] = [nodes.Text(text)]
     for node in list(doctree.findall(nodes.raw)):
         if "cnnbook-explorer-output" not in node.get("classes", []):
             continue
@@ -241,9 +243,9 @@ def _translate_explorer(node, translator, app, docname):
 
         logging.getLogger(__name__).warning(f"{docname}: {error}", location=node)
         return node
-    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    new = markup[:m.start(2)] + text + markup[m.end(2):]
+    from explorers_render import script_json  # book/_ext is on the path of every local extension
+
+    new = markup[:m.start(2)] + script_json(payload) + markup[m.end(2):]
     return nodes.raw("", new, format="html", classes=node.get("classes", []))
 
 
@@ -255,7 +257,7 @@ def _translate_captions(app, doctree):
         return
     from sphinx import addnodes
 
-    table = _page_table(language, app.env.docname)
+    table = load_table(language, app.env.docname)
     for toctree in doctree.findall(addnodes.toctree):
         caption = toctree.get("caption")
         if caption:
@@ -265,14 +267,6 @@ def _translate_captions(app, doctree):
                 logging.getLogger(__name__).warning(f"{app.env.docname}: no translation of the caption {caption!r}")
                 continue
             toctree["caption"] = table[caption]
-
-
-def _page_table(language: str, docname: str) -> dict[str, str]:
-    import polib
-
-    path = LOCALE / language / "LC_MESSAGES" / f"{docname}.po"
-    return {e.msgid: e.msgstr for e in polib.pofile(str(path)) if e.msgstr and "fuzzy" not in e.flags} \
-        if path.exists() else {}
 
 
 THEME_ATTRIBUTE = re.compile(r'((?:title|aria-label|placeholder|data-bs-title)=")([^"<>]+)(")')
@@ -291,8 +285,6 @@ def _theme_words(app, exception):
         from sphinx.util import logging
 
         logging.getLogger(__name__).warning(f"interface.po has no translation of the theme's {missing}")
-
-    words["列印成 PDF"] = words.get("Print to PDF", "列印成 PDF")  # sphinx-book-theme's zh_CN says it the Taiwan way
 
     def swap(m):
         return m.group(1) + words.get(m.group(2), m.group(2)) + m.group(3)
