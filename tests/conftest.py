@@ -2,58 +2,47 @@
 (test_browser_book.py, test_browser_explorers.py, test_jupyterlab.py, test_pdf.py; see browser_support.py), and
 torch's global state."""
 
-import fcntl
 import os
-import re
-import subprocess
-import sys
-import time
-import uuid
+import tempfile
+import warnings
 from pathlib import Path
 
 import pytest
 import torch
 
-from browser_support import CHROMIUM, LAUNCH_ARGS, ROOT
+import book_builds
+from browser_support import CHROMIUM, LAUNCH_ARGS
 
-BOOK_BUILD = ROOT / "_build" / "browser-test"
+
+def pytest_collection_modifyitems(session, config, items):
+    """Tests that read the built book (they use the fixture `book_html`) run last, and as soon as any is collected
+    the builds they read start in the background (tests/book_builds.py): both HTML editions, then the PDFs that are
+    tested. The other tests keep both cores busy meanwhile; a worker that waited for the build would leave one idle.
+    The chapters' notebooks, the longest tests, come first. The order is the same in every xdist worker, and
+    pyproject's addopts keep it (--no-loadscope-reorder)."""
+    readers = {item.path for item in items if "book_html" in getattr(item, "fixturenames", ())}
+    items.sort(key=lambda item: (item.path in readers, item.path.suffix != ".ipynb"))
+    if readers and not os.environ.get("CNNBOOK_BOOK_HTML"):
+        steps = {"html"}
+        if CHROMIUM.exists():
+            steps |= {step for step, name, given in (("pdf", "test_pdf.py", "CNNBOOK_PDF"),
+                                                     ("pdf-zh", "test_pdf_chinese.py", "CNNBOOK_PDF_ZH"))
+                      if any(path.name == name for path in readers) and not os.environ.get(given)}
+        book_builds.start(book_builds.run_id(config), steps)
 
 
 @pytest.fixture(scope="session")
 def book_html(request) -> Path:
     """The built book's html folder, both editions (English at its root, Chinese in zh_CN/), built once per pytest
-    run (strict: -W -n --keep-going) and shared by the browser tests and the PDF tests, whichever xdist worker asks first; CNNBOOK_BOOK_HTML names a build to use
-    instead. A file lock lets one worker build; a stamp with this run's id tells the others it is done."""
+    run (strict: -W -n --keep-going) in the background (tests/book_builds.py) and shared by the browser tests and the
+    PDF tests; CNNBOOK_BOOK_HTML names a build to use instead."""
     if os.environ.get("CNNBOOK_BOOK_HTML"):
         return Path(os.environ["CNNBOOK_BOOK_HTML"])
-    run = getattr(request.config, "workerinput", {}).get("testrunuid") or uuid.uuid4().hex
-    BOOK_BUILD.mkdir(parents=True, exist_ok=True)
-    stamp, html = BOOK_BUILD / "built-by-run", BOOK_BUILD / "_build" / "html"
-    with open(BOOK_BUILD.parent / "browser-test.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if stamp.exists() and stamp.read_text() == run and html.is_dir():
-            return html
-        t0 = time.monotonic()
-        _build_step([str(Path(sys.executable).with_name("jupyter-book")), "build", str(ROOT), "-W", "-n",
-                     "--keep-going", "--path-output", str(BOOK_BUILD)], "jupyter-book build -W -n --keep-going", stamp)
-        english = time.monotonic() - t0
-        # The Chinese edition beside it (html/zh_CN/), as README command (a) builds it: the language switch of every
-        # page links to its twin, so both editions are read and link-checked together. Warnings are errors.
-        _build_step([sys.executable, str(ROOT / "book" / "build_zh.py"), "--out", str(html / "zh_CN"),
-                     "--doctrees", str(BOOK_BUILD / "_build" / ".doctrees-zh_CN")],
-                    "book/build_zh.py (warnings are errors)", stamp)
-        stamp.write_text(run)
-        print(f"book build time: English {english:.1f} s, Chinese {time.monotonic() - t0 - english:.1f} s")
-    return html
-
-
-def _build_step(command: list[str], what: str, stamp: Path) -> None:
-    """Run one build of the book; on failure drop the run stamp and fail with the build's log."""
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=900)
-    if proc.returncode != 0:
-        stamp.unlink(missing_ok=True)
-        log = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
-        pytest.fail(f"{what} failed (rc={proc.returncode}); build log:\n{log[-8000:]}", pytrace=False)
+    run = book_builds.run_id(request.config)
+    book_builds.start(run, {"html"})  # a no-op when collection started it
+    record = book_builds.wait_for(run, "html")
+    print(f"book build time (both editions): {record['seconds']:.1f} s")
+    return book_builds.HTML
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +112,38 @@ def cuda_seed_calls(monkeypatch):
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: timing tests run alone by .ci/run (pytest -m slow); the default run "
                                        "excludes them with -m 'not slow'")
+    _retry_kernel_starts()
+
+
+class KernelStartRetried(UserWarning):
+    """A notebook's kernel died before it ran any cell, and a second one was started."""
+
+
+def _retry_kernel_starts(attempts: int = 3) -> None:
+    """nbval starts one kernel per notebook. On one clean-clone CI run a kernel died before answering its first
+    message ("Kernel died before replying to kernel_info"), before any cell ran, and its notebook failed; the likely
+    cause is that kernels starting at the same moment in parallel workers can pick the same free ports. Such a start is tried again, up to `attempts`
+    times; each retry is reported as a KernelStartRetried warning with the dead kernel's stderr (nbval sends it to
+    /dev/null), so a retry never passes unseen and a kernel that cannot start still fails the notebook."""
+    import nbval.kernel
+
+    start = getattr(nbval.kernel.start_new_kernel, "__wrapped__", nbval.kernel.start_new_kernel)
+
+    def start_with_retries(*args, **kwargs):
+        for attempt in range(1, attempts + 1):
+            with tempfile.TemporaryFile() as stderr:
+                try:
+                    return start_with_retries.__wrapped__(*args, **{**kwargs, "stderr": stderr})
+                except RuntimeError as error:
+                    if attempt == attempts:
+                        raise
+                    stderr.seek(0)
+                    tail = stderr.read()[-1500:].decode(errors="replace").strip() or "(no stderr)"
+                    warnings.warn(KernelStartRetried(f"kernel start {attempt} of {attempts} failed ({error}); "
+                                                     f"starting another. The kernel's stderr:\n{tail}"))
+
+    start_with_retries.__wrapped__ = start
+    nbval.kernel.start_new_kernel = start_with_retries
 
 
 @pytest.hookimpl(optionalhook=True)  # a run without xdist (`-p no:xdist`, as .ci/run's timing test) has no such hook

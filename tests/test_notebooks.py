@@ -227,3 +227,33 @@ def test_every_training_seed_comes_from_the_seed_helper(path):
                     if k.arg == "seed" and _is_literal_number(k.value)]
     assert not bad, (f"{path.name}: seeds of training/initialisation must come from cnnbook.randomness.book_seed "
                      f"(or book_seeds), so CNNBOOK_SEED_OFFSET can shift them: {bad}")
+
+
+def test_a_kernel_that_dies_at_start_is_retried_visibly_and_one_that_never_starts_fails(monkeypatch):
+    """conftest wraps nbval's kernel start: a start that dies before its first reply is tried again, with a
+    warning that quotes the dead kernel's stderr; three failed starts fail the notebook as before."""
+    import nbval.kernel
+
+    from conftest import KernelStartRetried
+
+    wrapper = nbval.kernel.start_new_kernel
+    assert getattr(wrapper, "__wrapped__", None) is not None, "conftest did not wrap nbval's kernel start"
+    outcomes = [RuntimeError("Kernel died before replying to kernel_info"), ("km", "kc")]
+
+    def flaky(*args, stderr, **kwargs):
+        stderr.write(b"zmq.error.ZMQError: Address already in use")
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    monkeypatch.setattr(wrapper, "__wrapped__", flaky)
+    with pytest.warns(KernelStartRetried, match="Address already in use"):
+        assert wrapper(kernel_name="python3", stderr=None) == ("km", "kc")
+
+    def dead(*args, stderr, **kwargs):
+        raise RuntimeError("Kernel died before replying to kernel_info")
+
+    monkeypatch.setattr(wrapper, "__wrapped__", dead)
+    with pytest.warns(KernelStartRetried), pytest.raises(RuntimeError, match="Kernel died"):
+        wrapper(kernel_name="python3")

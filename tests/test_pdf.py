@@ -1,8 +1,8 @@
 """The printable PDF of the whole book (book/build_pdf.py), opened and checked as a reader would find it.
 
 The PDF is built once per run (set CNNBOOK_PDF to check an existing file instead) from the HTML book that the
-browser tests use too (the session fixture `book_html` in conftest.py: one strict build per run), printed by Debian's Chromium, offline, into
-`_build/pdf-test/`. It needs Chromium like the browser tests (`.ci/run` installs it).
+browser tests use too (the session fixture `book_html` in conftest.py: one strict build per run), printed by Debian's
+Chromium, offline, into `_build/pdf-test/`, in the background while other tests run (tests/book_builds.py). It needs Chromium like the browser tests (`.ci/run` installs it).
 
 Every page is read once with pypdf's text visitor, which gives each run of text with its position, font and
 size, and each image with its placed box (the `cm` matrix at its `Do`). The layout tests measure on those:
@@ -16,8 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import book_builds
 from browser_support import CHROMIUM, ROOT
 
 pypdf = pytest.importorskip("pypdf")
@@ -74,20 +73,13 @@ def squash(text: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def pdf(book_html) -> Path:
+def pdf(request, book_html) -> Path:
     if os.environ.get("CNNBOOK_PDF"):
         return Path(os.environ["CNNBOOK_PDF"])
     if not CHROMIUM.exists():
         pytest.skip(f"Chromium is not installed at {CHROMIUM} (Debian: apt-get install -y chromium; .ci/run "
                     f"installs it), so the PDF cannot be printed")
-    out = ROOT / "_build" / "pdf-test" / "cnnbook.pdf"
-    done = subprocess.run([sys.executable, str(ROOT / "book" / "build_pdf.py"), "--out", str(out),
-                           "--html", str(book_html),
-                           "--work", str(ROOT / "_build" / "pdf-test-work"),
-                           "--report", str(out.with_suffix(".json"))], capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, f"book/build_pdf.py failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    print(done.stdout[-2000:])
-    return out
+    return book_builds.printed_book(request.config, "pdf")  # printed in the background (tests/book_builds.py)
 
 
 @pytest.fixture(scope="module")

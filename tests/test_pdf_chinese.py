@@ -9,13 +9,12 @@ from __future__ import annotations
 import html
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from browser_support import CHROMIUM, ROOT
+import book_builds
+from browser_support import CHROMIUM
 from test_chinese import HAN, toc_docs
 
 pypdf = pytest.importorskip("pypdf")
@@ -24,20 +23,13 @@ RADICALS = re.compile(r"[\u2e80-\u2fdf]")  # Kangxi and supplementary radicals: 
 
 
 @pytest.fixture(scope="module")
-def pdf(book_html) -> Path:
+def pdf(request, book_html) -> Path:
     if os.environ.get("CNNBOOK_PDF_ZH"):
         return Path(os.environ["CNNBOOK_PDF_ZH"])
     if not CHROMIUM.exists():
-        pytest.skip(f"Chromium is not installed at {CHROMIUM} (.ci/run installs it)")
-    out = ROOT / "_build" / "pdf-test" / "cnnbook-zh.pdf"
-    done = subprocess.run([sys.executable, str(ROOT / "book" / "build_pdf.py"), "--language", "zh_CN",
-                           "--out", str(out), "--html", str(book_html / "zh_CN"),
-                           "--work", str(ROOT / "_build" / "pdf-test-work-zh")],
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, f"book/build_pdf.py --language zh_CN failed:\n{done.stdout[-3000:]}\n" \
-                                 f"{done.stderr[-3000:]}"
-    print(done.stdout[-1500:])
-    return out
+        pytest.skip(f"Chromium is not installed at {CHROMIUM} (Debian: apt-get install -y chromium; .ci/run "
+                    f"installs it), so the PDF cannot be printed")
+    return book_builds.printed_book(request.config, "pdf-zh")  # printed in the background (tests/book_builds.py)
 
 
 @pytest.fixture(scope="module")
