@@ -148,8 +148,8 @@ def _retry_kernel_starts(attempts: int = 3) -> None:
 
 @pytest.hookimpl(optionalhook=True)  # a run without xdist (`-p no:xdist`, as .ci/run's timing test) has no such hook
 def pytest_xdist_auto_num_workers(config):
-    """`-n auto` (pyproject's addopts): one worker more than the cores. Many tests wait rather than compute (the
-    book build's lock, Chromium, the grading sandboxes, kernels starting), and every chapter trains on one thread,
-    so a third worker on two cores keeps both busy: measured with the Chinese edition, 13 min 58 s for the whole
-    run (1532 tests), the cores 71 % busy."""
-    return (os.cpu_count() or 1) + 1
+    """`-n auto` (pyproject's addopts): one worker per core. No worker waits for the book's builds any more (they run
+    in the background, tests/book_builds.py), so the cores stay busy with one worker each: measured on 2 cores, the
+    whole run (1533 tests) took 12 min 41 s with 2 workers and 12 min 56 s with 3, the cores 98 % busy until the
+    last minutes. (With the build in a worker, 3 workers were faster: 13 min 58 s, the cores 71 % busy.)"""
+    return os.cpu_count() or 1
